@@ -1,0 +1,281 @@
+import { z } from "zod";
+import { Secret } from "./secret.ts";
+import { parseDurationSeconds, parseSize } from "./size.ts";
+
+/**
+ * The one place that reads the environment. Every variable is validated here, once, into a typed
+ * Config that is passed down explicitly. A bad value throws ConfigError naming the variable and what
+ * it accepts, never its value (it may be a secret).
+ */
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const size = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const bytes = parseSize(text);
+      if (bytes === undefined || bytes <= 0) {
+        ctx.addIssue({ code: "custom", message: "must be a positive size such as 100MB, 1GiB or 1048576" });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const seconds = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const value = parseDurationSeconds(text);
+      if (value === undefined || value <= 0) {
+        ctx.addIssue({ code: "custom", message: "must be a positive duration such as 900, 15m, 24h or 7d" });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` })
+    .default(fallback);
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text) =>
+      text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
+const bucketName = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((v) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v), {
+      error: "must be a valid S3 bucket name (3-63 chars: a-z, 0-9, '.', '-')",
+    });
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v ? new Secret(v) : undefined));
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(["development", "production", "test"], { error: "must be development, production or test" })
+    .default("development"),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be one of fatal, error, warn, info, debug, trace, silent",
+    })
+    .default("info"),
+  HTTP_HOST: z.string().default("0.0.0.0"),
+  HTTP_PORT: int(8080, 0, 65535),
+
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^postgres(ql)?:\/\//.test(v), {
+      error: "must be a postgres:// or postgresql:// URL, or unset for the embedded database",
+    }),
+  PGLITE_DATA_DIR: z.string().default("./data/pglite"),
+
+  STORAGE_BACKEND: z
+    .enum(["local", "minio", "s3", "gcs"], { error: "must be local, minio, s3 or gcs" })
+    .default("local"),
+  STORAGE_LOCAL_ROOT: z.string().default("./data/objects"),
+  STORAGE_DEFAULT_BUCKET: bucketName("user-data"),
+  STORAGE_MAX_FILE_SIZE: size("100MB"),
+  STORAGE_ALLOWED_EXTENSIONS: list("pdf,doc,docx,txt,json,yaml,yml,pickle,pkl,h5"),
+  STORAGE_ALLOWED_EXTENSIONS_BUCKETS: list("user-data"),
+  STORAGE_BUCKET_PREFIX: z
+    .string()
+    .default("")
+    .refine((v) => /^([a-z0-9][a-z0-9-]{0,29})?$/.test(v), {
+      error: "must be empty or up to 30 chars of a-z, 0-9, '-'",
+    }),
+  STORAGE_BOOTSTRAP_ON_START: bool(true),
+  STORAGE_PRESIGN_DEFAULT_EXPIRY: seconds("15m"),
+  STORAGE_PRESIGN_MAX_EXPIRY: seconds("24h"),
+  STORAGE_MULTIPART_PART_SIZE: size("16MiB"),
+  STORAGE_MULTIPART_CONCURRENCY: int(4, 1, 32),
+  STORAGE_S3_MAX_SOCKETS: int(64, 1, 1024),
+  STORAGE_DEFAULT_ENCRYPTION: bool(false),
+  STORAGE_NONCURRENT_VERSION_DAYS: int(90, 1, 36500),
+  STORAGE_BUCKET_POLICIES: list(""),
+
+  MINIO_ENDPOINT: z.string().optional(),
+  MINIO_ACCESS_KEY: optionalSecret,
+  MINIO_SECRET_KEY: optionalSecret,
+  MINIO_SECURE: bool(false),
+  MINIO_REGION: z.string().default("us-east-1"),
+  MINIO_CONSOLE_ENDPOINT: z.string().optional(),
+
+  PROTO_STORAGE_BUCKET: bucketName("proto-files"),
+  PROTO_STORAGE_VERSIONING: bool(true),
+  PROTO_GENERATED_CODE_BUCKET: bucketName("grpc-services"),
+  MODEL_STORAGE_BUCKET: bucketName("model-artifacts"),
+  MODEL_STORAGE_COMPRESSION: bool(true),
+  MODEL_STORAGE_ENCRYPTION: bool(true),
+  LOG_STORAGE_BUCKET: bucketName("logs"),
+  LOG_STORAGE_RETENTION_DAYS: int(30, 1, 36500),
+  LOG_STORAGE_COMPRESSION: z.enum(["gzip", "none"], { error: "must be gzip or none" }).default("gzip"),
+  BACKUP_STORAGE_BUCKET: bucketName("backups"),
+  TEMP_STORAGE_BUCKET: bucketName("temp"),
+  TEMP_STORAGE_EXPIRY_DAYS: int(1, 1, 36500),
+  CONFIG_STORAGE_BUCKET: bucketName("config"),
+});
+
+export type S3Flavour = "minio" | "s3" | "gcs";
+
+export interface BucketNames {
+  protoFiles: string;
+  grpcServices: string;
+  modelArtifacts: string;
+  logs: string;
+  userData: string;
+  backups: string;
+  temp: string;
+  config: string;
+}
+
+export type Config = ReturnType<typeof buildConfig>;
+
+function endpointUrl(raw: string | undefined, secure: boolean, flavour: S3Flavour): string | undefined {
+  if (raw) return /^https?:\/\//.test(raw) ? raw : `${secure ? "https" : "http"}://${raw}`;
+  if (flavour === "minio") return `${secure ? "https" : "http"}://localhost:9000`;
+  if (flavour === "gcs") return "https://storage.googleapis.com";
+  return undefined; // AWS: the SDK derives the regional endpoint
+}
+
+function buildConfig(env: z.infer<typeof envSchema>) {
+  const p = env.STORAGE_BUCKET_PREFIX;
+  const buckets: BucketNames = {
+    protoFiles: p + env.PROTO_STORAGE_BUCKET,
+    grpcServices: p + env.PROTO_GENERATED_CODE_BUCKET,
+    modelArtifacts: p + env.MODEL_STORAGE_BUCKET,
+    logs: p + env.LOG_STORAGE_BUCKET,
+    userData: p + env.STORAGE_DEFAULT_BUCKET,
+    backups: p + env.BACKUP_STORAGE_BUCKET,
+    temp: p + env.TEMP_STORAGE_BUCKET,
+    config: p + env.CONFIG_STORAGE_BUCKET,
+  };
+  const flavour: S3Flavour = env.STORAGE_BACKEND === "local" ? "minio" : env.STORAGE_BACKEND;
+  const checked = env.STORAGE_ALLOWED_EXTENSIONS_BUCKETS;
+  return {
+    env: env.NODE_ENV,
+    log: { level: env.LOG_LEVEL },
+    http: { host: env.HTTP_HOST, port: env.HTTP_PORT },
+    database: {
+      url: env.DATABASE_URL ? new Secret(env.DATABASE_URL) : undefined,
+      pgliteDir: env.PGLITE_DATA_DIR,
+    },
+    storage: {
+      backend: env.STORAGE_BACKEND,
+      localRoot: env.STORAGE_LOCAL_ROOT,
+      defaultBucket: buckets.userData,
+      maxFileSize: env.STORAGE_MAX_FILE_SIZE,
+      allowedExtensions: env.STORAGE_ALLOWED_EXTENSIONS.map((e) => e.toLowerCase().replace(/^\./, "")),
+      /** Buckets whose uploads must carry an allowed extension; "*" means every bucket. */
+      extensionCheckedBuckets: checked.includes("*") ? ("*" as const) : checked.map((b) => p + b),
+      bootstrapOnStart: env.STORAGE_BOOTSTRAP_ON_START,
+      presign: {
+        defaultExpiry: env.STORAGE_PRESIGN_DEFAULT_EXPIRY,
+        maxExpiry: env.STORAGE_PRESIGN_MAX_EXPIRY,
+      },
+      multipart: {
+        partSize: env.STORAGE_MULTIPART_PART_SIZE,
+        concurrency: env.STORAGE_MULTIPART_CONCURRENCY,
+      },
+    },
+    s3: {
+      flavour,
+      endpoint: endpointUrl(env.MINIO_ENDPOINT, env.MINIO_SECURE, flavour),
+      region: env.MINIO_REGION,
+      accessKeyId: env.MINIO_ACCESS_KEY,
+      secretAccessKey: env.MINIO_SECRET_KEY,
+      maxSockets: env.STORAGE_S3_MAX_SOCKETS,
+      consoleEndpoint: env.MINIO_CONSOLE_ENDPOINT,
+    },
+    buckets,
+    bucketSettings: {
+      versioned: [
+        ...(env.PROTO_STORAGE_VERSIONING ? [buckets.protoFiles] : []),
+        buckets.modelArtifacts,
+        buckets.config,
+        buckets.backups,
+      ],
+      encrypted: env.STORAGE_DEFAULT_ENCRYPTION
+        ? Object.values(buckets)
+        : env.MODEL_STORAGE_ENCRYPTION
+          ? [buckets.modelArtifacts]
+          : [],
+      policies: parsePolicies(env.STORAGE_BUCKET_POLICIES, p),
+      tempExpiryDays: env.TEMP_STORAGE_EXPIRY_DAYS,
+      noncurrentVersionDays: env.STORAGE_NONCURRENT_VERSION_DAYS,
+      logRetentionDays: env.LOG_STORAGE_RETENTION_DAYS,
+    },
+    model: { compression: env.MODEL_STORAGE_COMPRESSION, encryption: env.MODEL_STORAGE_ENCRYPTION },
+    logs: { retentionDays: env.LOG_STORAGE_RETENTION_DAYS, compression: env.LOG_STORAGE_COMPRESSION },
+  };
+}
+
+function parsePolicies(entries: string[], prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const [bucket, template, extra] = entry.split("=");
+    if (!bucket || !template || extra !== undefined || !/^[a-z0-9-]+$/.test(template)) {
+      throw new ConfigError(
+        "STORAGE_BUCKET_POLICIES must be a comma-separated list of bucket=template (template: a file name in policies/buckets without .json)",
+      );
+    }
+    out[prefix + bucket] = template;
+  }
+  return out;
+}
+
+/** Reads and validates the environment. Throws ConfigError with one line per bad variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, as in most .env tooling.
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${lines.join("; ")}`);
+  }
+  const config = buildConfig(parsed.data);
+  if (config.storage.backend !== "local" && config.storage.backend !== "s3") {
+    if (!config.s3.accessKeyId || !config.s3.secretAccessKey) {
+      throw new ConfigError(
+        `Invalid configuration: MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required when STORAGE_BACKEND=${config.storage.backend}`,
+      );
+    }
+  }
+  if (config.storage.presign.defaultExpiry > config.storage.presign.maxExpiry) {
+    throw new ConfigError(
+      "Invalid configuration: STORAGE_PRESIGN_DEFAULT_EXPIRY must not exceed STORAGE_PRESIGN_MAX_EXPIRY",
+    );
+  }
+  if (config.storage.multipart.partSize < 5 * 1024 * 1024) {
+    throw new ConfigError(
+      "Invalid configuration: STORAGE_MULTIPART_PART_SIZE must be at least 5MiB (an S3 rule)",
+    );
+  }
+  return config;
+}

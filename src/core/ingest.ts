@@ -1,0 +1,120 @@
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { StorageError } from "../errors.ts";
+
+export interface IngestLimits {
+  maxBytes: number;
+  expectedSize?: number;
+  expectedSha256?: string;
+}
+
+/**
+ * The single pass every uploaded byte makes: it hashes with sha256, counts, and fails the stream
+ * (so the backend discards the upload) as soon as the size limit is crossed or, at the end, when the
+ * expected size or checksum does not match. Failing before end-of-stream is what keeps refused
+ * uploads from being committed.
+ */
+export class IngestGuard extends Transform {
+  readonly #hash: Hash = createHash("sha256");
+  readonly #limits: IngestLimits;
+  #bytes = 0;
+  #sha256: string | undefined;
+
+  constructor(limits: IngestLimits) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#limits = limits;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Hex sha256 of everything that passed; available after the stream finished. */
+  get sha256(): string {
+    if (this.#sha256 === undefined) throw new Error("sha256 is known only after the stream ends");
+    return this.#sha256;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    const { maxBytes, expectedSize } = this.#limits;
+    if (this.#bytes > maxBytes) {
+      callback(
+        new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxBytes} bytes.`, {
+          limit: maxBytes,
+        }),
+      );
+      return;
+    }
+    if (expectedSize !== undefined && this.#bytes > expectedSize) {
+      callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
+      return;
+    }
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const { expectedSize, expectedSha256 } = this.#limits;
+    if (expectedSize !== undefined && this.#bytes !== expectedSize) {
+      callback(sizeMismatch(expectedSize, String(this.#bytes)));
+      return;
+    }
+    const digest = this.#hash.digest("hex");
+    if (expectedSha256 !== undefined && digest !== expectedSha256.toLowerCase()) {
+      callback(
+        new StorageError(
+          "PRECONDITION_FAILED",
+          "The content's sha256 does not match the expected checksum.",
+          {
+            field: "sha256",
+          },
+        ),
+      );
+      return;
+    }
+    this.#sha256 = digest;
+    callback();
+  }
+}
+
+const sizeMismatch = (expected: number, got: string) =>
+  new StorageError("PRECONDITION_FAILED", `The content is ${got} bytes, but ${expected} were announced.`, {
+    field: "size",
+  });
+
+/** Pass-through that verifies a full download against its recorded sha256 and size. */
+export class VerifyingStream extends Transform {
+  readonly #hash: Hash = createHash("sha256");
+  readonly #expected: { sha256: string; size: number; bucket: string; key: string };
+  #bytes = 0;
+
+  constructor(expected: { sha256: string; size: number; bucket: string; key: string }) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#expected = expected;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const { sha256, size, bucket, key } = this.#expected;
+    if (this.#bytes !== size || this.#hash.digest("hex") !== sha256) {
+      callback(
+        new StorageError(
+          "DATA_CORRUPTED",
+          "The stored bytes do not match their recorded sha256; the download was cut off.",
+          {
+            bucket,
+            key,
+          },
+        ),
+      );
+      return;
+    }
+    callback();
+  }
+}

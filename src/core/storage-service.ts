@@ -1,0 +1,340 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat as fsStat, rename, rm } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "pino";
+import { NULL_VERSION, type ObjectHead, type ObjectStore } from "../backends/object-store.ts";
+import type { Config } from "../config/config.ts";
+import { asStorageError, StorageError } from "../errors.ts";
+import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts";
+import { IngestGuard, VerifyingStream } from "./ingest.ts";
+import { extensionOf, validateBucket, validateKey, validateMetadata, validatePrefix } from "./keys.ts";
+import { peek } from "./peek.ts";
+import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
+import type {
+  Download,
+  DownloadOptions,
+  ListRequest,
+  ListResult,
+  ObjectInfo,
+  PresignedUrl,
+  PresignRequest,
+  UploadRequest,
+} from "./types.ts";
+
+export type StorageSettings = Pick<
+  Config["storage"],
+  "maxFileSize" | "allowedExtensions" | "extensionCheckedBuckets" | "presign"
+>;
+
+const MAX_LIST_LIMIT = 1000;
+
+const toInfo = (head: ObjectHead, record: ObjectRecord | undefined): ObjectInfo => ({
+  bucket: head.bucket,
+  key: head.key,
+  versionId: head.versionId,
+  size: head.size,
+  etag: head.etag,
+  contentType: head.contentType,
+  metadata: head.metadata,
+  lastModified: head.lastModified,
+  ...(record && record.size === head.size ? { sha256: record.sha256, owner: record.owner } : {}),
+});
+
+/**
+ * The storage core: validates every request, streams bytes to the backend while hashing them,
+ * then records the version in the metadata index. The object is written first and the row second;
+ * if the row cannot be written the object is removed again, so callers never see one without the other.
+ */
+export class StorageService {
+  readonly store: ObjectStore;
+  readonly index: MetadataRepository;
+  readonly #settings: StorageSettings;
+  readonly #log: Logger;
+
+  constructor(deps: {
+    store: ObjectStore;
+    index: MetadataRepository;
+    settings: StorageSettings;
+    logger: Logger;
+  }) {
+    this.store = deps.store;
+    this.index = deps.index;
+    this.#settings = deps.settings;
+    this.#log = deps.logger;
+  }
+
+  async upload(req: UploadRequest): Promise<ObjectInfo> {
+    const bucket = validateBucket(req.bucket);
+    const key = validateKey(req.key);
+    const metadata = validateMetadata(req.metadata);
+    const extension = extensionOf(key);
+    this.#checkExtension(bucket, extension);
+    const { maxFileSize } = this.#settings;
+    if (req.expectedSize !== undefined && (!Number.isSafeInteger(req.expectedSize) || req.expectedSize < 0)) {
+      throw new StorageError("INVALID_ARGUMENT", "The expected size must be a whole number of bytes.", {
+        field: "size",
+      });
+    }
+    if (req.expectedSize !== undefined && req.expectedSize > maxFileSize) {
+      throw new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxFileSize} bytes.`, {
+        limit: maxFileSize,
+      });
+    }
+    if (req.expectedSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(req.expectedSha256)) {
+      throw new StorageError("INVALID_ARGUMENT", "The expected sha256 must be 64 hex characters.", {
+        field: "sha256",
+      });
+    }
+    if (!(await this.store.bucketExists(bucket))) {
+      req.body.destroy();
+      throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
+    }
+
+    const { head, stream } = await peek(req.body, SNIFF_BYTES);
+    let contentType: string;
+    try {
+      contentType = await sniffContent({ head, extension, declaredType: req.contentType });
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    const guard = new IngestGuard({
+      maxBytes: maxFileSize,
+      expectedSize: req.expectedSize,
+      expectedSha256: req.expectedSha256,
+    });
+    const piping = pipeline(stream, guard, { signal: req.signal }).catch(() => {});
+    let stored: { etag: string; versionId: string };
+    try {
+      stored = await this.store.put(bucket, key, guard, {
+        contentType,
+        metadata,
+        signal: req.signal,
+        onProgress: req.onProgress,
+      });
+    } catch (err) {
+      stream.destroy();
+      await piping;
+      throw asStorageError(err);
+    }
+    await piping;
+    const record = {
+      bucket,
+      key,
+      versionId: stored.versionId,
+      size: guard.bytes,
+      sha256: guard.sha256,
+      etag: stored.etag,
+      contentType,
+      metadata,
+      owner: req.owner ?? "anonymous",
+    };
+    await this.#recordOrCompensate(record);
+    return { ...record, lastModified: new Date() };
+  }
+
+  async uploadFile(path: string, req: Omit<UploadRequest, "body">): Promise<ObjectInfo> {
+    const size = await fsStat(path).then(
+      (s) => s.size,
+      (err) => {
+        throw new StorageError("INVALID_ARGUMENT", `Cannot read ${path}: ${(err as Error).message}`, {
+          field: "path",
+        });
+      },
+    );
+    return this.upload({
+      ...req,
+      body: createReadStream(path, { highWaterMark: 1024 * 1024 }),
+      expectedSize: size,
+    });
+  }
+
+  async download(bucket: string, key: string, options: DownloadOptions = {}): Promise<Download> {
+    validateBucket(bucket);
+    const k = validateKey(key);
+    const range = options.range;
+    if (
+      range &&
+      (!Number.isSafeInteger(range.start) ||
+        range.start < 0 ||
+        (range.end !== undefined && range.end < range.start))
+    ) {
+      throw new StorageError("RANGE_NOT_SATISFIABLE", "The byte range must satisfy 0 <= start <= end.", {
+        field: "range",
+      });
+    }
+    const got = await this.store.get(bucket, k, options);
+    const record = await this.index.find(bucket, k, got.head.versionId).catch((err) => {
+      got.body.destroy();
+      throw err;
+    });
+    const info = toInfo(got.head, record);
+    let body = got.body;
+    if (!got.range && info.sha256) {
+      const verifier = new VerifyingStream({ sha256: info.sha256, size: info.size, bucket, key: k });
+      body = got.body.pipe(verifier);
+      got.body.once("error", (err) => verifier.destroy(err));
+      verifier.once("close", () => got.body.destroy());
+    }
+    return { info, contentLength: got.contentLength, ...(got.range ? { range: got.range } : {}), body };
+  }
+
+  /** Downloads to a file atomically: a temp file beside the target is renamed only after a verified read. */
+  async downloadToFile(
+    bucket: string,
+    key: string,
+    path: string,
+    options: DownloadOptions = {},
+  ): Promise<ObjectInfo> {
+    const download = await this.download(bucket, key, options);
+    const temp = `${path}.partial-${process.pid}-${Date.now()}`;
+    try {
+      await pipeline(download.body, createWriteStream(temp), { signal: options.signal });
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw asStorageError(err);
+    }
+    return download.info;
+  }
+
+  async stat(bucket: string, key: string, versionId?: string): Promise<ObjectInfo> {
+    validateBucket(bucket);
+    const k = validateKey(key);
+    const head = await this.store.head(bucket, k, versionId);
+    return toInfo(head, await this.index.find(bucket, k, head.versionId));
+  }
+
+  async delete(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ versionId?: string; deleteMarker: boolean }> {
+    validateBucket(bucket);
+    const k = validateKey(key);
+    await this.store.head(bucket, k, versionId); // NOT_FOUND for a missing object or version
+    const result = await this.store.delete(bucket, k, versionId);
+    if (versionId !== undefined) await this.index.removeVersion(bucket, k, versionId);
+    else if (result.deleteMarker) await this.index.markDeleted(bucket, k);
+    else await this.index.removeVersion(bucket, k, NULL_VERSION);
+    return result;
+  }
+
+  async list(bucket: string, req: ListRequest = {}): Promise<ListResult> {
+    validateBucket(bucket);
+    const prefix = validatePrefix(req.prefix);
+    const limit = req.limit ?? MAX_LIST_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new StorageError("INVALID_ARGUMENT", `The page size must be from 1 to ${MAX_LIST_LIMIT}.`, {
+        field: "limit",
+      });
+    }
+    if (!(await this.store.bucketExists(bucket))) {
+      throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
+    }
+    const page = await this.index.list(bucket, {
+      prefix,
+      limit,
+      ...(req.recursive ? {} : { delimiter: "/" }),
+      ...(req.cursor ? { cursor: req.cursor } : {}),
+    });
+    return {
+      objects: page.objects.map((r) => ({
+        key: r.key,
+        versionId: r.versionId,
+        size: r.size,
+        etag: r.etag,
+        sha256: r.sha256,
+        contentType: r.contentType,
+        lastModified: r.updatedAt,
+      })),
+      prefixes: page.prefixes,
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+    };
+  }
+
+  async presign(bucket: string, key: string, req: PresignRequest): Promise<PresignedUrl> {
+    validateBucket(bucket);
+    const k = validateKey(key);
+    const { defaultExpiry, maxExpiry } = this.#settings.presign;
+    const expires = req.expiresInSeconds ?? defaultExpiry;
+    if (!Number.isSafeInteger(expires) || expires < 1 || expires > maxExpiry) {
+      throw new StorageError("INVALID_ARGUMENT", `The expiry must be from 1 to ${maxExpiry} seconds.`, {
+        field: "expiresInSeconds",
+        limit: maxExpiry,
+      });
+    }
+    if (req.method === "PUT") this.#checkExtension(bucket, extensionOf(k));
+    else await this.store.head(bucket, k, req.versionId);
+    const url = await this.store.presign(bucket, k, { ...req, expiresInSeconds: expires });
+    return { url, method: req.method, expiresAt: new Date(Date.now() + expires * 1000) };
+  }
+
+  async copy(
+    source: { bucket: string; key: string; versionId?: string },
+    target: { bucket: string; key: string },
+    owner = "anonymous",
+  ): Promise<ObjectInfo> {
+    validateBucket(source.bucket);
+    validateBucket(target.bucket);
+    const src = { ...source, key: validateKey(source.key, "sourceKey") };
+    const dst = { bucket: target.bucket, key: validateKey(target.key) };
+    this.#checkExtension(dst.bucket, extensionOf(dst.key));
+    const head = await this.store.head(src.bucket, src.key, src.versionId);
+    const sourceRecord = await this.index.find(src.bucket, src.key, head.versionId);
+    const sha256 = sourceRecord?.sha256 ?? (await this.hashObject(src.bucket, src.key, head.versionId));
+    const stored = await this.store.copy(src, dst);
+    const record = {
+      ...dst,
+      versionId: stored.versionId,
+      size: head.size,
+      sha256,
+      etag: stored.etag,
+      contentType: head.contentType,
+      metadata: head.metadata,
+      owner,
+    };
+    await this.#recordOrCompensate(record);
+    return { ...record, lastModified: new Date() };
+  }
+
+  /** sha256 of a stored object, by reading it (for objects that reached the store around the service). */
+  async hashObject(bucket: string, key: string, versionId?: string): Promise<string> {
+    const got = await this.store.get(bucket, key, { versionId });
+    const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER });
+    await pipeline(got.body, guard, async (source) => {
+      for await (const _ of source);
+    });
+    return guard.sha256;
+  }
+
+  #checkExtension(bucket: string, extension: string): void {
+    const { extensionCheckedBuckets, allowedExtensions } = this.#settings;
+    if (allowedExtensions.length === 0) return;
+    if (extensionCheckedBuckets !== "*" && !extensionCheckedBuckets.includes(bucket)) return;
+    if (!allowedExtensions.includes(extension)) {
+      throw new StorageError(
+        "UNSUPPORTED_TYPE",
+        `Files of type '.${extension || "(none)"}' are not accepted in bucket '${bucket}'. Allowed: ${allowedExtensions.join(", ")}.`,
+        { bucket, field: "key" },
+      );
+    }
+  }
+
+  async #recordOrCompensate(
+    record: Omit<ObjectRecord, "isLatest" | "createdAt" | "updatedAt">,
+  ): Promise<void> {
+    try {
+      await this.index.recordVersion(record);
+    } catch (err) {
+      const versionId = record.versionId === NULL_VERSION ? undefined : record.versionId;
+      await this.store.delete(record.bucket, record.key, versionId).catch((cleanupErr) => {
+        this.#log.error(
+          { err: cleanupErr, bucket: record.bucket, key: record.key },
+          "compensation failed: object stored without index row; `reconcile` will repair it",
+        );
+      });
+      throw asStorageError(err, "UNAVAILABLE");
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+const CHUNK = 1024 * 1024;
+
+/** A stream of `size` random bytes produced lazily in 1 MiB chunks, and the sha256 it will have. */
+export function randomSource(size: number): { stream: Readable; sha256: Promise<string> } {
+  const hash = createHash("sha256");
+  let sent = 0;
+  let resolve!: (hex: string) => void;
+  const sha256 = new Promise<string>((r) => {
+    resolve = r;
+  });
+  const stream = new Readable({
+    highWaterMark: CHUNK,
+    read() {
+      if (sent >= size) {
+        resolve(hash.digest("hex"));
+        this.push(null);
+        return;
+      }
+      const chunk = randomBytes(Math.min(CHUNK, size - sent));
+      sent += chunk.length;
+      hash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  if (size === 0) stream.once("end", () => {});
+  return { stream, sha256 };
+}
+
+export const sha256Of = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+
+/** Reads a whole stream into memory (small objects only). */
+export async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+/** sha256 and length of a stream, without keeping it. */
+export async function digestStream(stream: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  await pipeline(
+    stream,
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb();
+      },
+    }),
+  );
+  return { sha256: hash.digest("hex"), size };
+}
+
+/** Writes `size` random bytes to a file and returns their sha256. */
+export async function writeRandomFile(path: string, size: number): Promise<string> {
+  const source = randomSource(size);
+  await pipeline(source.stream, createWriteStream(path));
+  return source.sha256;
+}
+
+export const bufferStream = (data: Buffer | string) => Readable.from([Buffer.from(data)]);
