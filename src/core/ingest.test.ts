@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { describe, expect, it } from "vitest";
+import { IngestGuard, VerifyingStream } from "./ingest.ts";
+import { peek } from "./peek.ts";
+
+const sink = () =>
+  new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+const chunks = (n: number, size: number) =>
+  Readable.from(Array.from({ length: n }, (_, i) => Buffer.alloc(size, i)));
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+describe("IngestGuard", () => {
+  it("hashes and counts what passes", async () => {
+    const guard = new IngestGuard({ maxBytes: 100 });
+    await pipeline(Readable.from([Buffer.from("hello "), Buffer.from("world")]), guard, sink());
+    expect(guard.bytes).toBe(11);
+    expect(guard.sha256).toBe(sha(Buffer.from("hello world")));
+  });
+
+  it("fails as soon as the limit is crossed, without reading the rest", async () => {
+    let pulled = 0;
+    const source = new Readable({
+      read() {
+        pulled++;
+        this.push(pulled > 1000 ? null : Buffer.alloc(1024));
+      },
+    });
+    const guard = new IngestGuard({ maxBytes: 10 * 1024 });
+    await expect(pipeline(source, guard, sink())).rejects.toMatchObject({ code: "TOO_LARGE" });
+    expect(pulled).toBeLessThan(100);
+  });
+
+  it("refuses a wrong announced size or checksum at the end", async () => {
+    await expect(
+      pipeline(chunks(2, 10), new IngestGuard({ maxBytes: 100, expectedSize: 30 }), sink()),
+    ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+    await expect(
+      pipeline(chunks(2, 10), new IngestGuard({ maxBytes: 100, expectedSha256: "0".repeat(64) }), sink()),
+    ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+  });
+});
+
+describe("VerifyingStream", () => {
+  it("passes matching content and fails corrupted content with DATA_CORRUPTED", async () => {
+    const data = Buffer.from("stored bytes");
+    const ok = new VerifyingStream({ sha256: sha(data), size: data.length, bucket: "b", key: "k" });
+    await pipeline(Readable.from([data]), ok, sink());
+    const bad = new VerifyingStream({ sha256: sha(data), size: data.length, bucket: "b", key: "k" });
+    await expect(pipeline(Readable.from([Buffer.from("stored bytez")]), bad, sink())).rejects.toMatchObject({
+      code: "DATA_CORRUPTED",
+    });
+  });
+});
+
+describe("peek", () => {
+  it("returns the head and replays it before the rest", async () => {
+    const { head, stream } = await peek(chunks(5, 1000), 2500);
+    expect(head.length).toBe(3000);
+    const all: Buffer[] = [];
+    for await (const c of stream) all.push(c);
+    expect(Buffer.concat(all)).toEqual(
+      Buffer.concat(Array.from({ length: 5 }, (_, i) => Buffer.alloc(1000, i))),
+    );
+  });
+
+  it("handles streams shorter than the peek and empty ones", async () => {
+    const short = await peek(chunks(1, 10), 4100);
+    expect(short.head.length).toBe(10);
+    const empty = await peek(Readable.from([]), 4100);
+    expect(empty.head.length).toBe(0);
+    const rest: Buffer[] = [];
+    for await (const c of empty.stream) rest.push(c);
+    expect(rest).toEqual([]);
+  });
+});

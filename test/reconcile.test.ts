@@ -1,0 +1,59 @@
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { orphanCount, reconcileBucket } from "../src/core/reconcile.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { bufferStream, sha256Of } from "./support/data.ts";
+
+/** Drift both ways between MinIO and the index is found by a dry run, and repaired only on request. */
+describe("reconcile", () => {
+  let app: TestApp;
+  let bucket: string;
+
+  beforeAll(async () => {
+    app = await createTestApp("minio");
+    bucket = app.config.buckets.temp;
+  });
+  afterAll(async () => {
+    await app?.dispose();
+  });
+
+  async function drift(prefix: string) {
+    for (const name of ["a", "b", "c"]) {
+      await app.service.upload({ bucket, key: `${prefix}/${name}.txt`, body: bufferStream(name) });
+    }
+    // Written around the service (as a presigned PUT would be): an object without a row.
+    await app.store.put(bucket, `${prefix}/unindexed.txt`, Readable.from([Buffer.from("stray")]), {
+      contentType: "text/plain",
+      metadata: {},
+    });
+    // Removed around the service (as a lifecycle expiry would): a row without an object.
+    await app.store.delete(bucket, `${prefix}/b.txt`);
+  }
+
+  it("reports orphans both ways on a dry run and changes nothing", async () => {
+    await drift("dry");
+    const first = await reconcileBucket(app.service, bucket, { repair: false });
+    expect(first.objectsWithoutRows).toEqual(["dry/unindexed.txt"]);
+    expect(first.rowsWithoutObjects).toEqual(["dry/b.txt"]);
+    expect(first.repaired).toBe(0);
+    const second = await reconcileBucket(app.service, bucket, { repair: false });
+    expect(second).toEqual(first);
+  });
+
+  it("repairs by adopting unindexed objects with their real sha256 and dropping dangling rows", async () => {
+    const report = await reconcileBucket(app.service, bucket, { repair: true });
+    expect(report.repaired).toBe(2);
+    const adopted = await app.service.index.find(bucket, "dry/unindexed.txt");
+    expect(adopted).toMatchObject({ sha256: sha256Of("stray"), size: 5, owner: "reconcile" });
+    expect(await app.service.index.find(bucket, "dry/b.txt")).toBeUndefined();
+    expect(orphanCount(await reconcileBucket(app.service, bucket, { repair: false }))).toBe(0);
+  });
+
+  it("can delete unindexed objects instead of adopting them", async () => {
+    await drift("del");
+    const report = await reconcileBucket(app.service, bucket, { repair: true, deleteUnindexed: true });
+    expect(report.objectsWithoutRows).toEqual(["del/unindexed.txt"]);
+    await expect(app.store.head(bucket, "del/unindexed.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(orphanCount(await reconcileBucket(app.service, bucket, { repair: false }))).toBe(0);
+  });
+});
