@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.ts";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./config.ts";
 import { Secret } from "./secret.ts";
 import { parseDurationSeconds, parseSize } from "./size.ts";
 
@@ -91,5 +92,12 @@ describe("loadConfig", () => {
     const error = thrown(() => loadConfig({ ...minio, MINIO_SECURE: "s3cr3t-value" }));
     expect(String(error)).toMatch(/MINIO_SECURE must be true or false/);
     expect(String(error)).not.toContain("s3cr3t-value");
+  });
+
+  it(".env.example documents every variable, and only those", () => {
+    const text = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+    const documented = [...text.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect([...documented].sort()).toEqual([...CONFIG_VARIABLES].sort());
+    expect(() => loadConfig({})).not.toThrow();
   });
 });

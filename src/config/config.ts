@@ -142,6 +142,9 @@ const envSchema = z.object({
   CONFIG_STORAGE_BUCKET: bucketName("config"),
 });
 
+/** Every variable the service reads (documented one by one in .env.example). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export type S3Flavour = "minio" | "s3" | "gcs";
 
 export interface BucketNames {

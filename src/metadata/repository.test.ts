@@ -6,7 +6,9 @@ import { MetadataRepository, type NewObjectVersion } from "./repository.ts";
 
 // The same suite runs on embedded PGlite and, when DATABASE_URL is set (CI), on a PostgreSQL server:
 // one schema and one SQL dialect for both.
-const targets: [string, { url?: Secret; pgliteDir: string }][] = [["PGlite", { pgliteDir: "memory://" }]];
+const targets: [string, { url: Secret | undefined; pgliteDir: string }][] = [
+  ["PGlite", { url: undefined, pgliteDir: "memory://" }],
+];
 if (process.env.DATABASE_URL)
   targets.push(["PostgreSQL", { url: new Secret(process.env.DATABASE_URL), pgliteDir: "" }]);
 

@@ -13,7 +13,6 @@ export function buildHttpApp(app: AppContext): FastifyInstance {
   const fastify = Fastify({
     loggerInstance: app.logger as FastifyBaseLogger,
     requestIdHeader: "x-request-id",
-    disableRequestLogging: false,
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
