@@ -87,6 +87,20 @@ const envSchema = z.object({
     .default("info"),
   HTTP_HOST: z.string().default("0.0.0.0"),
   HTTP_PORT: int(8080, 0, 65535),
+  HTTP_IDLE_TIMEOUT: seconds("60s"),
+  HTTP_KEEPALIVE_TIMEOUT: seconds("65s"),
+  HTTP_HEADERS_TIMEOUT: seconds("30s"),
+  HTTP_MAX_HEADER_SIZE: size("16KiB"),
+  HTTP_JSON_BODY_LIMIT: size("1MiB"),
+  GRPC_HOST: z.string().default("0.0.0.0"),
+  GRPC_PORT: int(50051, 0, 65535),
+  GRPC_MAX_MESSAGE_SIZE: size("4MiB"),
+  GRPC_KEEPALIVE_TIME: seconds("30s"),
+  GRPC_KEEPALIVE_TIMEOUT: seconds("10s"),
+  SHUTDOWN_GRACE_PERIOD: seconds("15s"),
+  RATE_LIMIT_ENABLED: bool(true),
+  RATE_LIMIT_REQUESTS: int(1000, 1, 10_000_000),
+  RATE_LIMIT_WINDOW: seconds("60s"),
 
   DATABASE_URL: z
     .string()
@@ -184,7 +198,28 @@ function buildConfig(env: z.infer<typeof envSchema>) {
   return {
     env: env.NODE_ENV,
     log: { level: env.LOG_LEVEL },
-    http: { host: env.HTTP_HOST, port: env.HTTP_PORT },
+    http: {
+      host: env.HTTP_HOST,
+      port: env.HTTP_PORT,
+      idleTimeoutSeconds: env.HTTP_IDLE_TIMEOUT,
+      keepAliveTimeoutSeconds: env.HTTP_KEEPALIVE_TIMEOUT,
+      headersTimeoutSeconds: env.HTTP_HEADERS_TIMEOUT,
+      maxHeaderBytes: env.HTTP_MAX_HEADER_SIZE,
+      jsonBodyLimit: env.HTTP_JSON_BODY_LIMIT,
+    },
+    grpc: {
+      host: env.GRPC_HOST,
+      port: env.GRPC_PORT,
+      maxMessageBytes: env.GRPC_MAX_MESSAGE_SIZE,
+      keepaliveTimeSeconds: env.GRPC_KEEPALIVE_TIME,
+      keepaliveTimeoutSeconds: env.GRPC_KEEPALIVE_TIMEOUT,
+    },
+    shutdownGraceSeconds: env.SHUTDOWN_GRACE_PERIOD,
+    rateLimit: {
+      enabled: env.RATE_LIMIT_ENABLED,
+      requests: env.RATE_LIMIT_REQUESTS,
+      windowSeconds: env.RATE_LIMIT_WINDOW,
+    },
     database: {
       url: env.DATABASE_URL ? new Secret(env.DATABASE_URL) : undefined,
       pgliteDir: env.PGLITE_DATA_DIR,
