@@ -1,0 +1,347 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, rmSync } from "node:fs";
+import { access, constants, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The one MinIO harness for integration suites and the benchmark: a real `minio server` on random
+ * loopback ports with a throwaway data dir. The binary comes from scripts/ensure-minio.sh's lookup
+ * order (MinIO's community edition is source-only, so a fresh machine builds the pinned commit).
+ */
+
+export interface MinioServer {
+  /** http://127.0.0.1:PORT */
+  endpoint: string;
+  port: number;
+  accessKey: string;
+  secretKey: string;
+  dataDir: string;
+  /** MinIO's stdout and stderr, next to the data dir. */
+  logFile: string;
+  /** SIGTERM, then wait for the process to exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, then wait for the process to exit. */
+  kill(): Promise<void>;
+  /** (Re)start on the same port and data dir, and wait until it serves S3. */
+  start(): Promise<void>;
+  /** Kill the server and remove the temp dir the harness made (never a caller's dataDir). */
+  destroy(): Promise<void>;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const ENSURE_SCRIPT = join(REPO_ROOT, "scripts/ensure-minio.sh");
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 15_000;
+const TAIL_CHARS = 4_000;
+// A fixed test-only key (32 random bytes) so SSE-S3 works; it protects nothing real.
+const KMS_SECRET_KEY = "lumenslate-test:HswgU/LD9tvwF66GPvENXZnrSAV3ziROWPWZyjk7xXQ=";
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command and returns its stdout; stderr passes through so a long build shows progress. */
+function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.once("error", fail);
+    child.once("close", (code) => done({ code, stdout }));
+  });
+}
+
+async function goBinDir(): Promise<string> {
+  try {
+    const { code, stdout } = await run("go", ["env", "GOBIN", "GOPATH"]);
+    const [gobin = "", gopath = ""] = stdout.split("\n").map((line) => line.trim());
+    if (code === 0 && gobin) return gobin;
+    if (code === 0 && gopath) return join(gopath.split(delimiter)[0] ?? gopath, "bin");
+  } catch {
+    // No Go: fall back to its default GOPATH.
+  }
+  return join(homedir(), "go", "bin");
+}
+
+let found: Promise<string> | undefined;
+
+/** MINIO_BINARY, then `minio` on PATH, then Go's bin dir, else builds the pin via scripts/ensure-minio.sh. */
+export function findMinioBinary(): Promise<string> {
+  found ??= locateMinio().catch((err: unknown) => {
+    found = undefined; // let a later call retry
+    throw err;
+  });
+  return found;
+}
+
+async function locateMinio(): Promise<string> {
+  const fromEnv = process.env.MINIO_BINARY;
+  if (fromEnv) {
+    if (await isExecutableFile(fromEnv)) return fromEnv;
+    throw new Error(`MINIO_BINARY=${fromEnv} is not an executable file`);
+  }
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir && (await isExecutableFile(join(dir, "minio")))) return join(dir, "minio");
+  }
+  const goBinary = join(await goBinDir(), "minio");
+  if (await isExecutableFile(goBinary)) return goBinary;
+
+  const { code, stdout } = await run("bash", [ENSURE_SCRIPT]);
+  const path = stdout.trim().split("\n").pop() ?? "";
+  if (code !== 0 || !(await isExecutableFile(path))) {
+    throw new Error(`No MinIO binary: ${ENSURE_SCRIPT} exited ${code} (see its message above)`);
+  }
+  return path;
+}
+
+/** Distinct free loopback ports, held open together so the kernel cannot hand out one twice. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((done, fail) => {
+        server.once("error", fail);
+        server.listen(0, "127.0.0.1", done);
+      });
+    }
+    return servers.map((s) => {
+      const address = s.address();
+      if (address === null || typeof address === "string") throw new Error("no TCP address");
+      return address.port;
+    });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  }
+}
+
+// Children still running when this process goes away are killed and the temp dirs the harness
+// made are removed, so a crashed suite leaves no MinIO and no data behind.
+const live = new Set<ChildProcess>();
+const tempRoots = new Set<string>();
+let cleanupInstalled = false;
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  const killAll = () => {
+    for (const child of live) child.kill("SIGKILL");
+    live.clear();
+    for (const root of tempRoots) {
+      try {
+        rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+      } catch {
+        // Best effort: the process is going away.
+      }
+    }
+    tempRoots.clear();
+  };
+  process.once("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = () => {
+      killAll();
+      // Keep the default "die on this signal" unless someone else also handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.once(signal, onSignal);
+  }
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function minioEnv(accessKey: string, secretKey: string): NodeJS.ProcessEnv {
+  // Drop any MINIO_* the caller has (MINIO_API_REQUESTS_MAX, the app's MINIO_ENDPOINT, ...):
+  // the test server's settings are exactly these.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith("MINIO_")) env[name] = value;
+  }
+  return {
+    ...env,
+    MINIO_ROOT_USER: accessKey,
+    MINIO_ROOT_PASSWORD: secretKey,
+    MINIO_CI_CD: "1",
+    MINIO_BROWSER: "off",
+    MINIO_UPDATE: "off",
+    MINIO_KMS_SECRET_KEY: KMS_SECRET_KEY,
+  };
+}
+
+class MinioProcess implements MinioServer {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly #binary: string;
+  readonly #consolePort: number;
+  readonly #certsDir: string;
+  readonly #ownedRoot: string | undefined;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #tail = "";
+
+  constructor(binary: string, dataDir: string, ownedRoot: string | undefined, ports: [number, number]) {
+    this.#binary = binary;
+    this.dataDir = dataDir;
+    this.#ownedRoot = ownedRoot;
+    [this.port, this.#consolePort] = ports;
+    this.endpoint = `http://127.0.0.1:${this.port}`;
+    this.accessKey = "lumenslate-test";
+    this.secretKey = randomBytes(24).toString("base64url");
+    const parent = dirname(dataDir);
+    this.logFile = join(parent, `${basename(dataDir)}-minio.log`);
+    this.#certsDir = join(parent, `${basename(dataDir)}-certs`);
+  }
+
+  /** The last few KB MinIO printed, for error messages. */
+  get outputTail(): string {
+    return this.#tail;
+  }
+
+  async start(): Promise<void> {
+    if (this.#child) return;
+    installCleanup();
+    const log = createWriteStream(this.logFile, { flags: "a" });
+    log.write(`--- minio server starting ${new Date().toISOString()} on ${this.endpoint}\n`);
+    this.#tail = "";
+    const child = spawn(
+      this.#binary,
+      [
+        "server",
+        this.dataDir,
+        "--address",
+        `127.0.0.1:${this.port}`,
+        "--console-address",
+        `127.0.0.1:${this.#consolePort}`,
+        "--certs-dir",
+        this.#certsDir,
+      ],
+      { env: minioEnv(this.accessKey, this.secretKey), stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const capture = (chunk: Buffer) => {
+      log.write(chunk);
+      this.#tail = (this.#tail + chunk.toString("utf8")).slice(-TAIL_CHARS);
+    };
+    child.stdout?.on("data", capture);
+    child.stderr?.on("data", capture);
+    child.once("close", () => log.end());
+    this.#child = child;
+    live.add(child);
+    let exitNote: string | undefined;
+    this.#exited = new Promise((done) => {
+      const finish = (note: string) => {
+        exitNote ??= note;
+        live.delete(child);
+        if (this.#child === child) this.#child = undefined;
+        done();
+      };
+      child.once("exit", (code, signal) =>
+        finish(signal ? `killed by ${signal}` : `exited with code ${code}`),
+      );
+      child.once("error", (err) => finish(`failed to start: ${err.message}`));
+    });
+
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let lastStatus = "no answer yet";
+    while (Date.now() < deadline) {
+      if (exitNote !== undefined) {
+        throw new Error(`MinIO (${this.#binary}) ${exitNote} before it was ready. ${this.#describeOutput()}`);
+      }
+      // /minio/health/live answers before the S3 API works; /cluster waits for write quorum.
+      try {
+        const response = await fetch(`${this.endpoint}/minio/health/cluster`, {
+          signal: AbortSignal.timeout(2_000),
+        });
+        await response.body?.cancel();
+        if (response.status === 200) return;
+        lastStatus = `HTTP ${response.status}`;
+      } catch (err) {
+        lastStatus = err instanceof Error ? err.message : String(err);
+      }
+      await sleep(200);
+    }
+    await this.kill();
+    throw new Error(
+      `MinIO at ${this.endpoint} was not ready within ${READY_TIMEOUT_MS / 1000} s ` +
+        `(GET /minio/health/cluster: ${lastStatus}). ${this.#describeOutput()}`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.#exited.then(() => false),
+      new Promise<boolean>((done) => {
+        timer = setTimeout(() => done(true), STOP_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer); // a pending timer would keep the process alive
+    if (timedOut) await this.kill();
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    child.kill("SIGKILL");
+    await this.#exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill();
+    if (this.#ownedRoot) {
+      await rm(this.#ownedRoot, { recursive: true, force: true });
+      tempRoots.delete(this.#ownedRoot);
+    }
+  }
+
+  #describeOutput(): string {
+    const lines = this.#tail.trimEnd().split("\n").slice(-20).join("\n");
+    return `Last output (full log: ${this.logFile}):\n${lines || "(none)"}`;
+  }
+}
+
+/**
+ * Starts a MinIO server on random free loopback ports (S3 API and console) and waits until it
+ * serves S3. Without `dataDir` it uses a fresh temp dir, which `destroy()` removes.
+ */
+export async function startMinio(options: { dataDir?: string } = {}): Promise<MinioServer> {
+  const binary = await findMinioBinary();
+  const ownedRoot = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), "lumenslate-minio-"));
+  if (ownedRoot) tempRoots.add(ownedRoot);
+  const dataDir = options.dataDir ? resolve(options.dataDir) : join(ownedRoot ?? "", "data");
+  await mkdir(dataDir, { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    const [port = 0, consolePort = 0] = await freePorts(2);
+    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort]);
+    try {
+      await server.start();
+      return server;
+    } catch (err) {
+      // Another process may grab a port between our probe and MinIO's bind: try fresh ports.
+      const clash = /address already in use/i.test(server.outputTail);
+      if (!clash || attempt >= 3) {
+        // Keep the temp dir (it is small) so the log named in the error can still be read.
+        await server.kill();
+        if (ownedRoot) tempRoots.delete(ownedRoot);
+        throw err;
+      }
+    }
+  }
+}
