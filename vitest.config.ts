@@ -16,6 +16,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
+          // Embedded PostgreSQL (PGlite) takes seconds to start on a loaded 2-core machine.
+          hookTimeout: 60_000,
+          testTimeout: 30_000,
           include: ["src/**/*.test.ts"],
         },
       },

@@ -118,6 +118,12 @@ export class StorageService {
       throw asStorageError(err);
     }
     await piping;
+    if (req.signal?.aborted) {
+      // The caller gave up while the object was being committed (HTTP/2 can report a clean end of
+      // the body just before the reset): take the new version back, as if it had never arrived.
+      await this.#discard(bucket, key, stored.versionId);
+      throw new StorageError("CANCELLED", "The upload was cancelled.", { bucket, key });
+    }
     const record = {
       bucket,
       key,
@@ -327,14 +333,18 @@ export class StorageService {
     try {
       await this.index.recordVersion(record);
     } catch (err) {
-      const versionId = record.versionId === NULL_VERSION ? undefined : record.versionId;
-      await this.store.delete(record.bucket, record.key, versionId).catch((cleanupErr) => {
-        this.#log.error(
-          { err: cleanupErr, bucket: record.bucket, key: record.key },
-          "compensation failed: object stored without index row; `reconcile` will repair it",
-        );
-      });
+      await this.#discard(record.bucket, record.key, record.versionId);
       throw asStorageError(err, "UNAVAILABLE");
     }
+  }
+
+  /** Removes a version this service just stored and will not index; failures are left to `reconcile`. */
+  async #discard(bucket: string, key: string, versionId: string): Promise<void> {
+    await this.store.delete(bucket, key, versionId === NULL_VERSION ? undefined : versionId).catch((err) => {
+      this.#log.error(
+        { err, bucket, key },
+        "compensation failed: object stored without index row; `reconcile` will repair it",
+      );
+    });
   }
 }

@@ -1,0 +1,77 @@
+import { ERROR_CODES, StorageError } from "../errors.ts";
+import { validateBucket, validatePrefix } from "./keys.ts";
+import type { StorageService } from "./storage-service.ts";
+
+export interface DeletePrefixOptions {
+  /** An empty prefix means the whole bucket and is refused unless this is true. */
+  all?: boolean;
+  /** Deletes in flight at once within a batch. */
+  concurrency?: number;
+  /** Stops between batches (what is deleted stays deleted). */
+  signal?: AbortSignal;
+}
+
+export interface DeletePrefixResult {
+  deleted: number;
+  failed: number;
+  /** The first few failures, for the caller to look at. */
+  errors: Array<{ key: string; code: string; message: string }>;
+}
+
+const PAGE = 1000;
+const MAX_REPORTED_ERRORS = 20;
+
+/**
+ * Deletes every current object under a prefix, batch by batch (one store listing page of up to
+ * 1000 keys at a time, a few deletes in flight), through StorageService.delete so the metadata index
+ * follows. Walks the store, not the index, so objects that reached the store around the service go
+ * too. In versioned buckets this leaves delete markers, as a plain delete does. Keys that vanish
+ * meanwhile are skipped; other failures are counted, not fatal.
+ */
+export async function deleteByPrefix(
+  service: StorageService,
+  bucket: string,
+  rawPrefix: string | undefined,
+  options: DeletePrefixOptions = {},
+): Promise<DeletePrefixResult> {
+  validateBucket(bucket);
+  const prefix = validatePrefix(rawPrefix);
+  if (prefix === "" && !options.all) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      "Refusing to delete a whole bucket: give a prefix, or all=true to mean it.",
+      { field: "prefix" },
+    );
+  }
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const result: DeletePrefixResult = { deleted: 0, failed: 0, errors: [] };
+  let cursor: string | undefined;
+  do {
+    options.signal?.throwIfAborted();
+    const page = await service.store.list(bucket, { prefix, limit: PAGE, ...(cursor ? { cursor } : {}) });
+    const keys = page.objects.map((o) => o.key);
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const key = keys[next++] as string;
+        try {
+          await service.delete(bucket, key);
+          result.deleted++;
+        } catch (err) {
+          if (err instanceof StorageError && err.code === "NOT_FOUND") continue;
+          result.failed++;
+          if (result.errors.length < MAX_REPORTED_ERRORS) {
+            const pub =
+              err instanceof StorageError
+                ? err.toPublic()
+                : { code: "INTERNAL", message: ERROR_CODES.INTERNAL };
+            result.errors.push({ key, code: pub.code, message: pub.message });
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return result;
+}
