@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { startGrpcServer } from "../../transports/grpc/server.ts";
 import { startHttpServer } from "../../transports/http/server.ts";
 import type { CliContext } from "../context.ts";
 import { commonOptions } from "./args.ts";
@@ -13,7 +14,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
   commonOptions(
     program
       .command("serve")
-      .description("run the HTTP server until SIGINT or SIGTERM (bootstraps buckets first when configured)"),
+      .description(
+        "run the HTTP and gRPC servers until SIGINT or SIGTERM (bootstraps buckets first when configured)",
+      ),
     { json: false },
   ).action(async () => {
     await ctx.withApp("serve", async (app, signal) => {
@@ -26,10 +29,19 @@ export function registerServe(program: Command, ctx: CliContext): void {
       if (signal.aborted) return;
       const server = await startHttpServer(app);
       log.info({ address: server.address }, "listening");
+      let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
+      try {
+        grpc = await startGrpcServer(app);
+      } catch (err) {
+        await server.close(); // e.g. the gRPC port is taken: do not leave HTTP running alone
+        throw err;
+      }
+      log.info({ address: grpc.address }, "grpc listening");
       await untilAborted(signal);
-      // Stop taking requests and let in-flight ones finish; withApp then closes the app.
+      // Stop taking requests and let in-flight ones finish (gRPC within SHUTDOWN_GRACE_PERIOD,
+      // then cancelled); withApp then closes the app.
       log.info("shutting down");
-      await server.close();
+      await Promise.all([server.close(), grpc.close()]);
       log.info("stopped");
     });
   });

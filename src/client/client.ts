@@ -1,0 +1,257 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type ChannelCredentials,
+  type ChannelOptions,
+  credentials as grpcCredentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { storageProto } from "../transports/grpc/definition.ts";
+import type { FileInfo__Output } from "../transports/grpc/generated/lumenslate/storage/v1/FileInfo.ts";
+import type { GetFileUrlResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/GetFileUrlResponse.ts";
+import type { ListFilesResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/ListFilesResponse.ts";
+import type { StatFileResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/StatFileResponse.ts";
+import type { StorageServiceClient } from "../transports/grpc/generated/lumenslate/storage/v1/StorageService.ts";
+import { REQUEST_ID_KEY } from "../transports/grpc/status.ts";
+import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
+import { toClientError } from "./errors.ts";
+import type {
+  CallOptions,
+  CopyResult,
+  DeleteResult,
+  DownloadOptions,
+  DownloadResult,
+  FileInfo,
+  ListOptions,
+  ListPage,
+  ObjectRef,
+  PresignedUrl,
+  UploadOptions,
+  UploadResult,
+  UrlOptions,
+} from "./types.ts";
+
+export interface ConnectOptions {
+  /** Default: plaintext (inside the cluster; TLS ends at the mesh or proxy). */
+  credentials?: ChannelCredentials;
+  channelOptions?: ChannelOptions;
+  /** Metadata sent with every call. */
+  metadata?: Record<string, string>;
+  /** Deadline for unary calls without their own `timeoutMs` (default 30 s); streams have none by default. */
+  timeoutMs?: number;
+  /** Upload message size (default 1 MiB; must stay below the server's GRPC_MAX_MESSAGE_SIZE, 4 MiB by default). */
+  chunkSize?: number;
+}
+
+const MiB = 1024 * 1024;
+
+const toDate = (ts: { seconds: number; nanos: number } | null | undefined): Date =>
+  new Date(ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : 0);
+
+const toFileInfo = (file: FileInfo__Output | null | undefined): FileInfo => {
+  if (!file) throw toClientError(new Error("The server sent no file info."));
+  return { ...file, lastModified: toDate(file.lastModified) };
+};
+
+/**
+ * Typed client for lumenslate.storage.v1.StorageService. Every method rejects with
+ * StorageClientError, whose `code` is the service's stable error code.
+ */
+export class StorageClient {
+  /** The generated grpc-js client, for anything the helpers do not cover. */
+  readonly raw: StorageServiceClient;
+  readonly #options: ConnectOptions;
+  readonly #chunkSize: number;
+
+  constructor(address: string, options: ConnectOptions = {}) {
+    const Client = storageProto().lumenslate.storage.v1.StorageService;
+    this.raw = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), {
+      "grpc.max_receive_message_length": 64 * MiB,
+      ...options.channelOptions,
+    });
+    this.#options = options;
+    this.#chunkSize = options.chunkSize ?? MiB;
+  }
+
+  /** Resolves once the channel is connected (or rejects after `timeoutMs`). */
+  ready(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(toClientError(err)) : resolve()));
+    });
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+
+  #setup(options: CallOptions, stream: boolean): CallSetup {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(this.#options.metadata ?? {})) metadata.set(key, value);
+    if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+    const timeoutMs = options.timeoutMs ?? (stream ? undefined : (this.#options.timeoutMs ?? 30_000));
+    return {
+      metadata,
+      options: timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs },
+      signal: options.signal,
+    };
+  }
+
+  /** Streams `body` to bucket/objectName; resolves when the object is stored and indexed. */
+  upload(body: UploadBody, options: UploadOptions): Promise<UploadResult> {
+    const header = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      contentType: options.contentType ?? "",
+      metadata: options.metadata ?? {},
+      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
+      ...(options.sha256 !== undefined ? { sha256: options.sha256 } : {}),
+    };
+    return uploadCall(this.raw, body, header, this.#setup(options, true), this.#chunkSize);
+  }
+
+  /** upload() from a Node Readable (alias, for symmetry with downloadStream). */
+  uploadStream(readable: Readable, options: UploadOptions): Promise<UploadResult> {
+    return this.upload(readable, options);
+  }
+
+  /** Streams a local file up, announcing its size so a short or long read is refused. */
+  async uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
+    const { size } = await stat(path);
+    return this.upload(createReadStream(path, { highWaterMark: this.#chunkSize }), {
+      ...options,
+      expectedSize: options.expectedSize ?? size,
+    });
+  }
+
+  /**
+   * Starts a download and resolves with the header and a Readable of the bytes once the header
+   * arrives. Reading slowly slows the server; destroying the stream cancels the call.
+   */
+  async downloadStream(options: DownloadOptions): Promise<DownloadResult> {
+    const request = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
+      ...(options.range ? { range: options.range } : {}),
+    };
+    const { header, stream } = await downloadCall(
+      this.raw,
+      request,
+      this.#setup(options, true),
+      options.verify === true,
+    );
+    const range = header.range;
+    return {
+      file: toFileInfo(header.file),
+      contentLength: header.contentLength,
+      ...(range ? { range: { start: range.start, end: range.end ?? range.start } } : {}),
+      stream,
+    };
+  }
+
+  /** Downloads to `path` atomically: a temp file beside it is renamed only after a complete read. */
+  async downloadToFile(path: string, options: DownloadOptions): Promise<FileInfo> {
+    const download = await this.downloadStream(options);
+    const temp = `${path}.partial-${randomBytes(6).toString("hex")}`;
+    try {
+      await pipeline(download.stream, createWriteStream(temp));
+      await rename(temp, path);
+    } catch (err) {
+      download.stream.destroy();
+      await rm(temp, { force: true });
+      throw toClientError(err);
+    }
+    return download.file;
+  }
+
+  /** A unary call with this client's metadata and default deadline. */
+  #unary<Res>(
+    options: CallOptions,
+    start: (setup: CallSetup, callback: (err: ServiceError | null, res?: Res) => void) => { cancel(): void },
+  ): Promise<Res> {
+    const setup = this.#setup(options, false);
+    return unaryCall<Res>((callback) => start(setup, callback), setup.signal);
+  }
+
+  async stat(ref: ObjectRef, options: CallOptions = {}): Promise<FileInfo> {
+    const res = await this.#unary<StatFileResponse__Output>(options, (s, cb) =>
+      this.raw.statFile(ref, s.metadata, s.options, cb),
+    );
+    return toFileInfo(res.file);
+  }
+
+  delete(ref: ObjectRef, options: CallOptions = {}): Promise<DeleteResult> {
+    return this.#unary<DeleteResult>(options, (s, cb) => this.raw.deleteFile(ref, s.metadata, s.options, cb));
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    const request = {
+      bucket: options.bucket,
+      prefix: options.prefix ?? "",
+      recursive: options.recursive ?? false,
+      pageSize: options.pageSize ?? 0,
+      pageToken: options.pageToken ?? "",
+    };
+    const res = await this.#unary<ListFilesResponse__Output>(options, (s, cb) =>
+      this.raw.listFiles(request, s.metadata, s.options, cb),
+    );
+    return {
+      files: res.files.map(toFileInfo),
+      prefixes: res.prefixes,
+      ...(res.nextPageToken ? { nextPageToken: res.nextPageToken } : {}),
+    };
+  }
+
+  /** Every object under the prefix, page after page. */
+  async *listAll(options: Omit<ListOptions, "pageToken">): AsyncGenerator<FileInfo> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.list({ ...options, ...(pageToken ? { pageToken } : {}) });
+      yield* page.files;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  async getUrl(options: UrlOptions): Promise<PresignedUrl> {
+    const request = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      method: options.method === "PUT" ? ("URL_METHOD_PUT" as const) : ("URL_METHOD_GET" as const),
+      ...(options.expiresInSeconds !== undefined ? { expiresInSeconds: options.expiresInSeconds } : {}),
+      ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+    };
+    const res = await this.#unary<GetFileUrlResponse__Output>(options, (s, cb) =>
+      this.raw.getFileUrl(request, s.metadata, s.options, cb),
+    );
+    return {
+      url: res.url,
+      method: res.method === "URL_METHOD_PUT" ? "PUT" : "GET",
+      expiresAt: toDate(res.expiresAt),
+    };
+  }
+
+  copy(
+    source: ObjectRef,
+    target: Omit<ObjectRef, "versionId">,
+    options: CallOptions = {},
+  ): Promise<CopyResult> {
+    const request = {
+      sourceBucket: source.bucket,
+      sourceObjectName: source.objectName,
+      ...(source.versionId !== undefined ? { sourceVersionId: source.versionId } : {}),
+      targetBucket: target.bucket,
+      targetObjectName: target.objectName,
+    };
+    return this.#unary<CopyResult>(options, (s, cb) => this.raw.copyFile(request, s.metadata, s.options, cb));
+  }
+}
+
+/** A client for the storage service at `address` ("host:port"). The channel connects lazily. */
+export function connect(address: string, options: ConnectOptions = {}): StorageClient {
+  return new StorageClient(address, options);
+}

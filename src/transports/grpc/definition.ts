@@ -1,0 +1,42 @@
+import { fileURLToPath } from "node:url";
+import { loadPackageDefinition } from "@grpc/grpc-js";
+import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
+import type { ProtoGrpcType } from "./generated/storage.ts";
+
+/**
+ * The storage API contract as loaded at run time, shared by the server and the TypeScript client.
+ * The .proto is the only source: message shapes come from it here, and the types in ./generated
+ * are produced from it (npm run gen:grpc) with these same loader options.
+ */
+
+export const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.url));
+export const PROTO_FILE = "lumenslate/storage/v1/storage.proto";
+export const STORAGE_SERVICE_NAME = "lumenslate.storage.v1.StorageService";
+
+/**
+ * camelCase fields, 64-bit integers as JS numbers (sizes stay below 2^53), enums as their names,
+ * defaults for omitted scalars, and a virtual field naming the member set in each oneof.
+ * scripts/gen-grpc-types.ts passes exactly these to proto-loader-gen-types.
+ */
+export const LOADER_OPTIONS = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+} as const satisfies Options;
+
+let definition: PackageDefinition | undefined;
+
+export function storagePackageDefinition(): PackageDefinition {
+  definition ??= loadSync(PROTO_FILE, { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] });
+  return definition;
+}
+
+let proto: ProtoGrpcType | undefined;
+
+/** The typed package object: constructors for clients and the service definition for servers. */
+export function storageProto(): ProtoGrpcType {
+  proto ??= loadPackageDefinition(storagePackageDefinition()) as unknown as ProtoGrpcType;
+  return proto;
+}

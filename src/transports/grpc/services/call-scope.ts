@@ -1,0 +1,90 @@
+import type { Metadata, StatusObject } from "@grpc/grpc-js";
+import { StorageError } from "../../../errors.ts";
+import type { Logger } from "../../../log.ts";
+import { deadlinePassed } from "../deadline.ts";
+import { REQUEST_ID_KEY, toStatus } from "../status.ts";
+
+/** The parts of a grpc-js server call a handler's scope needs (all server call kinds have them). */
+export interface ServerCallLike {
+  readonly metadata: Metadata;
+  cancelled: boolean;
+  getDeadline(): Date | number;
+  getPath(): string;
+  once(event: "cancelled", listener: () => void): unknown;
+}
+
+export interface CallScope {
+  /** Aborts when the call ends early: the client cancelled, its deadline passed, or the server stopped. */
+  signal: AbortSignal;
+  requestId: string;
+  log: Logger;
+  /** The status to send for an error; INTERNAL details are logged here with the request id. */
+  status(err: unknown): StatusObject;
+}
+
+/**
+ * Per-call state for a handler. grpc-js emits 'cancelled' whenever a call ends (also after a normal
+ * finish, when aborting is harmless), so the signal reaches the core on every early end and the
+ * core aborts its multipart upload or download.
+ */
+export function openScope(call: ServerCallLike, logger: Logger): CallScope {
+  const controller = new AbortController();
+  const abort = () => {
+    if (controller.signal.aborted) return;
+    controller.abort(
+      deadlinePassed(call.getDeadline())
+        ? new StorageError("DEADLINE_EXCEEDED", "The call's deadline passed.")
+        : new StorageError("CANCELLED", "The call was cancelled."),
+    );
+  };
+  if (call.cancelled) abort();
+  else call.once("cancelled", abort);
+  const given = call.metadata.get(REQUEST_ID_KEY)[0];
+  const requestId = typeof given === "string" ? given : "";
+  const log = logger.child({ requestId, method: call.getPath() });
+  return {
+    signal: controller.signal,
+    requestId,
+    log,
+    status: (err) =>
+      toStatus(err, (internal) => log.error({ err: internal.cause ?? internal }, "grpc: internal error")),
+  };
+}
+
+/**
+ * Handler work still running, so shutdown can wait for cancelled uploads to finish aborting their
+ * multipart uploads before the app closes the store and database under them.
+ */
+export class InFlight {
+  readonly #work = new Set<Promise<unknown>>();
+
+  get size(): number {
+    return this.#work.size;
+  }
+
+  track(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => {},
+      () => {},
+    );
+    this.#work.add(settled);
+    void settled.then(() => this.#work.delete(settled));
+  }
+
+  /** Resolves when all tracked work has settled, or after `timeoutMs`; true if it all settled. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((done) => {
+      timer = setTimeout(() => done(false), timeoutMs);
+    });
+    try {
+      while (this.#work.size > 0) {
+        const settled = await Promise.race([Promise.all(this.#work).then(() => true), timeout]);
+        if (!settled) return false;
+      }
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

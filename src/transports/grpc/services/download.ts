@@ -1,0 +1,98 @@
+import { once } from "node:events";
+import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
+import type { StorageService } from "../../../core/storage-service.ts";
+import type { Logger } from "../../../log.ts";
+import type { DownloadFileRequest__Output } from "../generated/lumenslate/storage/v1/DownloadFileRequest.ts";
+import type { DownloadFileResponse } from "../generated/lumenslate/storage/v1/DownloadFileResponse.ts";
+import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
+import { fileInfo } from "./convert.ts";
+
+const KiB = 1024;
+/** Chunks are gathered up to this size: fewer, larger messages cost less per byte than the store's ~16 KiB reads. */
+const TARGET_CHUNK = 256 * KiB;
+const MAX_CHUNK = 1024 * KiB;
+/** Room for the message's own framing within the max message size. */
+const FRAMING = 64;
+
+/** Re-slices a byte stream into chunks of `target` to `max` bytes (the last may be shorter). */
+export async function* rechunk(
+  source: AsyncIterable<Buffer>,
+  target: number,
+  max: number,
+): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  const flush = function* (): Generator<Buffer> {
+    const whole = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
+    parts = [];
+    size = 0;
+    for (let at = 0; at < whole.length; at += max) yield whole.subarray(at, at + max);
+  };
+  for await (const piece of source) {
+    if (piece.length === 0) continue;
+    parts.push(piece);
+    size += piece.length;
+    if (size >= target) yield* flush();
+  }
+  if (size > 0) yield* flush();
+}
+
+type Call = ServerWritableStream<DownloadFileRequest__Output, DownloadFileResponse>;
+
+/** Writes one message, waiting for 'drain' when grpc-js's buffer is full: a slow reader slows us. */
+async function send(call: Call, message: DownloadFileResponse, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  if (!call.write(message)) await once(call, "drain", { signal });
+}
+
+export interface DownloadDeps {
+  service: StorageService;
+  logger: Logger;
+  inFlight: InFlight;
+  maxMessageBytes: number;
+}
+
+async function stream(call: Call, scope: CallScope, deps: DownloadDeps): Promise<void> {
+  const req = call.request;
+  const download = await deps.service.download(req.bucket, req.objectName, {
+    ...(req.versionId !== undefined ? { versionId: req.versionId } : {}),
+    ...(req.range
+      ? { range: { start: req.range.start, ...(req.range.end !== undefined ? { end: req.range.end } : {}) } }
+      : {}),
+    signal: scope.signal,
+  });
+  const max = Math.max(1, Math.min(MAX_CHUNK, deps.maxMessageBytes - FRAMING));
+  try {
+    await send(
+      call,
+      {
+        header: {
+          file: fileInfo(download.info),
+          contentLength: download.contentLength,
+          ...(download.range ? { range: download.range } : {}),
+        },
+      },
+      scope.signal,
+    );
+    for await (const chunk of rechunk(download.body, Math.min(TARGET_CHUNK, max), max)) {
+      await send(call, { chunk }, scope.signal);
+    }
+  } finally {
+    download.body.destroy();
+  }
+  call.end();
+}
+
+export function downloadFile(
+  deps: DownloadDeps,
+): handleServerStreamingCall<DownloadFileRequest__Output, DownloadFileResponse> {
+  return (call) => {
+    const scope = openScope(call, deps.logger);
+    deps.inFlight.track(
+      stream(call, scope, deps).catch((err: unknown) => {
+        // After a cancel nobody is listening; otherwise grpc-js ends the call with this status.
+        if (!call.cancelled) call.emit("error", scope.status(err));
+      }),
+    );
+  };
+}

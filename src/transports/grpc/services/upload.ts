@@ -1,0 +1,127 @@
+import { Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { handleClientStreamingCall } from "@grpc/grpc-js";
+import type { StorageService } from "../../../core/storage-service.ts";
+import { StorageError } from "../../../errors.ts";
+import type { Logger } from "../../../log.ts";
+import type { UploadFileHeader__Output } from "../generated/lumenslate/storage/v1/UploadFileHeader.ts";
+import type { UploadFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadFileRequest.ts";
+import type { UploadFileResponse } from "../generated/lumenslate/storage/v1/UploadFileResponse.ts";
+import { type InFlight, openScope } from "./call-scope.ts";
+import { writeResponse } from "./convert.ts";
+
+const invalid = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "payload" });
+
+/**
+ * Turns the UploadFile message stream into the object's bytes: the first message must be the
+ * header (exposed as `header`), every later one a chunk. Piped from the call, it keeps gRPC flow
+ * control intact: when the core stops reading, this buffer fills, the call stops asking grpc-js
+ * for messages, and HTTP/2 window updates stop reaching the client.
+ */
+export class UploadDecoder extends Transform {
+  readonly header: Promise<UploadFileHeader__Output>;
+  #resolve!: (header: UploadFileHeader__Output) => void;
+  #reject!: (err: Error) => void;
+  #gotHeader = false;
+  readonly #signal: AbortSignal | undefined;
+
+  /** `signal`: the call's, aborted when the client cancels (see _flush). */
+  constructor(signal?: AbortSignal) {
+    super({ writableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: 1024 * 1024 });
+    this.#signal = signal;
+    this.header = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.header.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  override _transform(message: UploadFileRequest__Output, _encoding: string, done: TransformCallback): void {
+    if (!this.#gotHeader) {
+      if (message.payload !== "header" || !message.header) {
+        done(invalid("The first UploadFile message must carry the header."));
+        return;
+      }
+      this.#gotHeader = true;
+      this.#resolve(message.header);
+      done();
+      return;
+    }
+    if (message.payload !== "chunk") {
+      done(invalid("Only the first UploadFile message may carry a header."));
+      return;
+    }
+    const chunk = message.chunk;
+    done(null, chunk && chunk.length > 0 ? chunk : undefined);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (!this.#gotHeader) {
+      done(invalid("The UploadFile stream ended before its header."));
+      return;
+    }
+    // Node's HTTP/2 server ends a flowing request stream cleanly just before it reports the
+    // client's RST_STREAM (a cancel or an expired client deadline), so grpc-js delivers a
+    // half-close first and the cancel a few ticks later. Trust the end only once the cancel would
+    // have arrived; otherwise a cancelled upload would be stored truncated.
+    setImmediate(() =>
+      done(this.#signal?.aborted ? new StorageError("CANCELLED", "The upload was cancelled.") : null),
+    );
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.#reject(err ?? new StorageError("CANCELLED", "The upload stream was closed."));
+    done(err);
+  }
+}
+
+export interface UploadDeps {
+  service: StorageService;
+  logger: Logger;
+  inFlight: InFlight;
+}
+
+export function uploadFile(
+  deps: UploadDeps,
+): handleClientStreamingCall<UploadFileRequest__Output, UploadFileResponse> {
+  return (call, callback) => {
+    const scope = openScope(call, deps.logger);
+    const decoder = new UploadDecoder(scope.signal);
+    // Errors surface through the decoder (and so the core); the call itself needs no handling.
+    pipeline(call, decoder).catch(() => {});
+    const work = (async () => {
+      const header = await decoder.header;
+      const info = await deps.service.upload({
+        bucket: header.bucket,
+        key: header.objectName,
+        body: decoder,
+        ...(header.contentType ? { contentType: header.contentType } : {}),
+        metadata: header.metadata,
+        ...(header.expectedSize !== undefined ? { expectedSize: header.expectedSize } : {}),
+        ...(header.sha256 !== undefined ? { expectedSha256: header.sha256 } : {}),
+        signal: scope.signal,
+      });
+      if (scope.signal.aborted) {
+        // The cancel arrived while the object was being committed: the caller was told CANCELLED
+        // (or DEADLINE_EXCEEDED), so the version it does not know about must not stay.
+        await deps.service.delete(info.bucket, info.key, info.versionId).catch((err: unknown) => {
+          scope.log.error(
+            { err, bucket: info.bucket, key: info.key },
+            "grpc: removing a cancelled upload failed",
+          );
+        });
+        throw scope.signal.reason;
+      }
+      return writeResponse(info, "File uploaded successfully");
+    })();
+    deps.inFlight.track(
+      work.then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          decoder.destroy();
+          callback(scope.status(err));
+        },
+      ),
+    );
+  };
+}

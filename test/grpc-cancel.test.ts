@@ -1,0 +1,223 @@
+import { randomBytes } from "node:crypto";
+import { connect as connectHttp2 } from "node:http2";
+import { Readable } from "node:stream";
+import { status } from "@grpc/grpc-js";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import { storagePackageDefinition } from "../src/transports/grpc/definition.ts";
+import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { digestStream, randomSource } from "./support/data.ts";
+
+const MiB = 1024 * 1024;
+
+/**
+ * A body that announces 200 MiB, sends the first `sendBytes` and then stalls (as a client that is
+ * about to cancel would), recording how much it produced.
+ */
+function stallingBody(sendBytes: number): { stream: Readable; sent: () => number } {
+  let sent = 0;
+  const stream = new Readable({
+    read() {
+      if (sent >= sendBytes) return; // stall: never push again
+      sent += MiB;
+      this.push(randomBytes(MiB));
+    },
+  });
+  return { stream, sent: () => sent };
+}
+
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe("gRPC cancellation, deadlines and shutdown", () => {
+  let app: TestApp;
+  let server: GrpcServer;
+  let client: StorageClient;
+  let bucket: string;
+  const logLines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    // 5 MiB parts, so 10 MiB into an upload the multipart upload exists and has parts.
+    app = await createTestApp("minio", { RATE_LIMIT_ENABLED: "false", STORAGE_MULTIPART_PART_SIZE: "5MiB" });
+    const logger = pino(
+      { level: "info" },
+      { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    server = await startGrpcServer(app, { host: "127.0.0.1", port: 0, logger });
+    client = connect(`127.0.0.1:${server.port}`);
+    bucket = app.config.buckets.temp;
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close(1);
+    await app?.dispose();
+  });
+
+  /** No object, no incomplete multipart upload and no index row for the key. */
+  const expectNothingLeft = async (key: string) => {
+    await expect(app.service.stat(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await app.service.index.find(bucket, key)).toBeUndefined();
+    expect((await app.store.list(bucket, { prefix: key })).objects).toEqual([]);
+    expect((await app.store.listIncompleteUploads(bucket)).filter((u) => u.key === key)).toEqual([]);
+  };
+
+  const hasMultipart = (key: string) => async () =>
+    (await app.store.listIncompleteUploads(bucket)).some((u) => u.key === key);
+
+  const callLine = (key: string) =>
+    logLines.find(
+      (l) =>
+        l.msg === "grpc call" &&
+        l.method === "/lumenslate.storage.v1.StorageService/UploadFile" &&
+        l.requestId === key,
+    );
+
+  it("a client cancelling after 10 MiB of a 200 MiB upload leaves no object, no parts and no row", async () => {
+    const key = "cancel/big.bin";
+    const body = stallingBody(10 * MiB);
+    const controller = new AbortController();
+    const upload = client.upload(body.stream, {
+      bucket,
+      objectName: key,
+      expectedSize: 200 * MiB,
+      signal: controller.signal,
+      requestId: key,
+    });
+    await until("the multipart upload to start", hasMultipart(key));
+    expect(body.sent()).toBe(10 * MiB);
+    controller.abort();
+    const err = await upload.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StorageClientError);
+    expect((err as StorageClientError).code).toBe("CANCELLED");
+    expect(await server.inFlight.drain(15_000)).toBe(true);
+    await expectNothingLeft(key);
+    expect(callLine(key)).toMatchObject({ code: "CANCELLED" });
+    expect(callLine(key)?.bytesIn).toBeGreaterThanOrEqual(5 * MiB);
+  });
+
+  it("never mistakes a cancel for the end of an upload (HTTP/2 reports the reset as a clean end first)", async () => {
+    // Small enough to be all buffered on the server when the cancel comes, so only the cancel
+    // tells this apart from a complete 1 MiB upload.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const key = `cancel/small-${attempt}.bin`;
+      const body = stallingBody(MiB);
+      const controller = new AbortController();
+      const upload = client.upload(body.stream, { bucket, objectName: key, signal: controller.signal });
+      await until("the bytes to be sent", async () => body.sent() === MiB);
+      await new Promise((resolve) => setTimeout(resolve, 100 + attempt * 50));
+      controller.abort();
+      await expect(upload).rejects.toMatchObject({ code: "CANCELLED" });
+      expect(await server.inFlight.drain(15_000)).toBe(true);
+      await expectNothingLeft(key);
+    }
+  });
+
+  it("a client whose deadline passes mid-upload gets DEADLINE_EXCEEDED and leaves nothing", async () => {
+    const key = "deadline/client.bin";
+    const body = stallingBody(10 * MiB);
+    const started = Date.now();
+    const err = await client
+      .upload(body.stream, { bucket, objectName: key, timeoutMs: 3_000, requestId: key })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+    expect(await server.inFlight.drain(15_000)).toBe(true);
+    await expectNothingLeft(key);
+    expect(callLine(key)).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+  });
+
+  it("the server enforces a deadline itself and cleans up (server-side DEADLINE_EXCEEDED)", async () => {
+    // A bare HTTP/2 client that sends grpc-timeout but never gives up, so only the server's timer can end the call.
+    const key = "deadline/server.bin";
+    const method = storagePackageDefinition()["lumenslate.storage.v1.StorageService"] as unknown as Record<
+      string,
+      { requestSerialize(value: object): Buffer }
+    >;
+    const serialize = (message: object) => {
+      const body = method.UploadFile?.requestSerialize(message) as Buffer;
+      const frame = Buffer.alloc(5 + body.length);
+      frame.writeUInt32BE(body.length, 1);
+      body.copy(frame, 5);
+      return frame;
+    };
+    const session = connectHttp2(`http://127.0.0.1:${server.port}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/lumenslate.storage.v1.StorageService/UploadFile",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": "2S",
+        "x-request-id": key,
+      });
+      const grpcStatus = new Promise<string | undefined>((resolve) => {
+        const pick = (headers: Record<string, unknown>) => {
+          if (headers["grpc-status"] !== undefined) resolve(String(headers["grpc-status"]));
+        };
+        stream.on("response", pick);
+        stream.on("trailers", pick);
+        stream.on("close", () => resolve(undefined));
+      });
+      stream.on("data", () => {});
+      const started = Date.now();
+      stream.write(serialize({ header: { bucket, objectName: key } }));
+      for (let i = 0; i < 10; i++) stream.write(serialize({ chunk: randomBytes(MiB) }));
+      await until("the multipart upload to start", hasMultipart(key));
+      expect(await grpcStatus).toBe(String(status.DEADLINE_EXCEEDED));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+      stream.close();
+    } finally {
+      session.close();
+    }
+    expect(await server.inFlight.drain(15_000)).toBe(true);
+    await expectNothingLeft(key);
+    expect(callLine(key)).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+  });
+
+  it("graceful shutdown lets an in-flight download finish, then cancels what outlives the grace period", async () => {
+    const source = randomSource(24 * MiB);
+    await client.upload(source.stream, { bucket, objectName: "shutdown/data.bin" });
+    const sha256 = await source.sha256;
+
+    const own = await startGrpcServer(app, { host: "127.0.0.1", port: 0 });
+    const ownClient = connect(`127.0.0.1:${own.port}`);
+    try {
+      const download = await ownClient.downloadStream({ bucket, objectName: "shutdown/data.bin" });
+      const stalled = stallingBody(10 * MiB);
+      const upload = ownClient.upload(stalled.stream, { bucket, objectName: "shutdown/stalled.bin" });
+      await until("the stalled upload's multipart upload", hasMultipart("shutdown/stalled.bin"));
+
+      const closing = own.close(2);
+      // New calls are refused while draining...
+      const refused = await ownClient
+        .stat({ bucket, objectName: "shutdown/data.bin" }, { timeoutMs: 1_000 })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(refused).toBeInstanceOf(StorageClientError);
+      // ...the download started before completes within the grace period...
+      expect(await digestStream(download.stream)).toEqual({ sha256, size: 24 * MiB });
+      // ...and the upload that never ends is cancelled at the end of it, leaving nothing behind.
+      await expect(upload).rejects.toBeInstanceOf(StorageClientError);
+      await closing;
+      await expectNothingLeft("shutdown/stalled.bin");
+    } finally {
+      ownClient.close();
+      await own.close(0);
+    }
+  });
+});
