@@ -2,8 +2,11 @@ import { Command, CommanderError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../config/config.ts";
 import { type ErrorCode, StorageError } from "../errors.ts";
+import { redactTokens } from "../security/redact.ts";
+import { registerAudit } from "./commands/audit.ts";
 import { registerBootstrap } from "./commands/bootstrap.ts";
 import { registerGet } from "./commands/get.ts";
+import { registerKeys } from "./commands/keys.ts";
 import { registerLs } from "./commands/ls.ts";
 import { registerObjectCommands } from "./commands/objects.ts";
 import { registerPut } from "./commands/put.ts";
@@ -41,7 +44,13 @@ export const EXIT_CONFIG = 78;
 
 /** Values from the environment that must never be echoed, even inside a library's error message. */
 export function secretsIn(env: Env): string[] {
-  const secrets = [env.MINIO_SECRET_KEY, env.MINIO_ACCESS_KEY, env.DATABASE_URL];
+  const secrets = [
+    env.MINIO_SECRET_KEY,
+    env.MINIO_ACCESS_KEY,
+    env.DATABASE_URL,
+    env.MINIO_ADMIN_SECRET_KEY,
+    env.MINIO_AUDIT_WEBHOOK_TOKEN,
+  ];
   if (env.DATABASE_URL) {
     try {
       secrets.push(decodeURIComponent(new URL(env.DATABASE_URL).password));
@@ -93,8 +102,9 @@ export function describeError(
     exitCode = 1;
     line = `error: INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
   }
-  const report: ErrorReport = { exitCode, line: scrub(oneLine(line), secrets) };
-  if (options.verbose) report.stack = scrub(stacks(err), secrets);
+  // API key tokens keep their id and lose their secret, wherever they appear.
+  const report: ErrorReport = { exitCode, line: redactTokens(scrub(oneLine(line), secrets)) };
+  if (options.verbose) report.stack = redactTokens(scrub(stacks(err), secrets));
   return report;
 }
 
@@ -115,6 +125,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerLs(program, ctx);
   registerObjectCommands(program, ctx);
   registerReconcile(program, ctx);
+  registerKeys(program, ctx);
+  registerAudit(program, ctx);
   return program;
 }
 

@@ -76,6 +76,34 @@ const optionalSecret = z
   .optional()
   .transform((v) => (v ? new Secret(v) : undefined));
 
+/** A duration, or "off"/"0" (→ 0) to disable what it schedules. */
+const interval = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      if (/^\s*(off|0)\s*$/i.test(text)) return 0;
+      const value = parseDurationSeconds(text);
+      if (value === undefined || value < 60) {
+        ctx.addIssue({
+          code: "custom",
+          message: "must be off or a duration of at least 60s such as 15m or 1h",
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+/** Sample credentials printed in .env.example; a production start with them is refused. */
+export const SAMPLE_CREDENTIALS = {
+  MINIO_ACCESS_KEY: "lumenslate_minio",
+  MINIO_SECRET_KEY: "lumenslate_minio_secret",
+} as const;
+
+/** MinIO refuses STS sessions shorter than 15 minutes. */
+export const STS_MIN_DURATION_SECONDS = 900;
+const STS_CEILING_SECONDS = 12 * 3600;
+
 const envSchema = z.object({
   NODE_ENV: z
     .enum(["development", "production", "test"], { error: "must be development, production or test" })
@@ -101,6 +129,21 @@ const envSchema = z.object({
   RATE_LIMIT_ENABLED: bool(true),
   RATE_LIMIT_REQUESTS: int(1000, 1, 10_000_000),
   RATE_LIMIT_WINDOW: seconds("60s"),
+
+  AUTH_DISABLED: bool(false),
+  AUTH_BOOTSTRAP_ADMIN: bool(true),
+  AUTH_KEY_CACHE_TTL: seconds("30s"),
+  STS_MAX_DURATION: seconds("1h").refine((v) => v >= STS_MIN_DURATION_SECONDS && v <= STS_CEILING_SECONDS, {
+    error: "must be a duration from 15m to 12h (MinIO's STS minimum is 15m)",
+  }),
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+  TLS_CLIENT_CA_FILE: z.string().optional(),
+  GRPC_REQUIRE_CLIENT_CERT: bool(false),
+  MINIO_AUDIT_WEBHOOK_TOKEN: optionalSecret.refine((v) => v === undefined || v.reveal().length >= 16, {
+    error: "must be at least 16 characters",
+  }),
+  AUDIT_EXPORT_INTERVAL: interval("1h"),
 
   DATABASE_URL: z
     .string()
@@ -140,6 +183,10 @@ const envSchema = z.object({
   MINIO_SECURE: bool(false),
   MINIO_REGION: z.string().default("us-east-1"),
   MINIO_CONSOLE_ENDPOINT: z.string().optional(),
+  MINIO_CA_FILE: z.string().optional(),
+  MINIO_ADMIN_ACCESS_KEY: optionalSecret,
+  MINIO_ADMIN_SECRET_KEY: optionalSecret,
+  MC_BINARY: z.string().default("mc"),
 
   PROTO_STORAGE_BUCKET: bucketName("proto-files"),
   PROTO_STORAGE_VERSIONING: bool(true),
@@ -220,6 +267,33 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       requests: env.RATE_LIMIT_REQUESTS,
       windowSeconds: env.RATE_LIMIT_WINDOW,
     },
+    auth: {
+      /** Only with AUTH_DISABLED=true: every request runs with full rights (said loudly at start-up). */
+      disabled: env.AUTH_DISABLED,
+      /** On a database that has never held a key, create one admin key and print it once. */
+      bootstrapAdmin: env.AUTH_BOOTSTRAP_ADMIN,
+      /** How long a verified key is trusted without re-checking; bounds revocation delay across instances. */
+      keyCacheTtlSeconds: env.AUTH_KEY_CACHE_TTL,
+    },
+    sts: { maxDurationSeconds: env.STS_MAX_DURATION },
+    tls: {
+      certFile: env.TLS_CERT_FILE,
+      keyFile: env.TLS_KEY_FILE,
+      clientCaFile: env.TLS_CLIENT_CA_FILE,
+      grpcRequireClientCert: env.GRPC_REQUIRE_CLIENT_CERT,
+    },
+    audit: {
+      /** Bearer token MinIO's audit webhook must present; unset disables the webhook endpoint. */
+      webhookToken: env.MINIO_AUDIT_WEBHOOK_TOKEN,
+      /** Seconds between export runs; 0 disables the timer (`audit export` still works). */
+      exportIntervalSeconds: env.AUDIT_EXPORT_INTERVAL,
+    },
+    minioAdmin: {
+      /** Admin (root) credentials, used only by `bootstrap --provision-users`. */
+      accessKey: env.MINIO_ADMIN_ACCESS_KEY,
+      secretKey: env.MINIO_ADMIN_SECRET_KEY,
+      mcBinary: env.MC_BINARY,
+    },
     database: {
       url: env.DATABASE_URL ? new Secret(env.DATABASE_URL) : undefined,
       pgliteDir: env.PGLITE_DATA_DIR,
@@ -227,6 +301,8 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     storage: {
       backend: env.STORAGE_BACKEND,
       localRoot: env.STORAGE_LOCAL_ROOT,
+      /** STORAGE_BUCKET_PREFIX, already part of every name in `buckets`; names per-deployment MinIO policies. */
+      bucketPrefix: p,
       defaultBucket: buckets.userData,
       maxFileSize: env.STORAGE_MAX_FILE_SIZE,
       allowedExtensions: env.STORAGE_ALLOWED_EXTENSIONS.map((e) => e.toLowerCase().replace(/^\./, "")),
@@ -250,6 +326,8 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       secretAccessKey: env.MINIO_SECRET_KEY,
       maxSockets: env.STORAGE_S3_MAX_SOCKETS,
       consoleEndpoint: env.MINIO_CONSOLE_ENDPOINT,
+      /** PEM CA bundle for a MinIO on TLS with a private CA. */
+      caFile: env.MINIO_CA_FILE,
     },
     buckets,
     bucketSettings: {
@@ -288,6 +366,37 @@ function parsePolicies(entries: string[], prefix: string): Record<string, string
   return out;
 }
 
+/** Security rules that span several variables. Messages name variables, never values. */
+function checkSecurity(config: Config, env: Record<string, string | undefined>): void {
+  const fail = (message: string) => {
+    throw new ConfigError(`Invalid configuration: ${message}`);
+  };
+  if (config.env === "production") {
+    const samples = (Object.keys(SAMPLE_CREDENTIALS) as (keyof typeof SAMPLE_CREDENTIALS)[]).filter(
+      (name) => env[name] === SAMPLE_CREDENTIALS[name],
+    );
+    if (samples.length > 0) {
+      fail(
+        `${samples.join(" and ")} still hold the sample value from .env.example, which is refused when NODE_ENV=production; set real credentials`,
+      );
+    }
+  }
+  const { tls } = config;
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+    fail("TLS_CERT_FILE and TLS_KEY_FILE must be set together (or neither, for plain text)");
+  }
+  if (tls.clientCaFile && !tls.certFile) fail("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE");
+  if (tls.grpcRequireClientCert && !tls.clientCaFile) {
+    fail("GRPC_REQUIRE_CLIENT_CERT=true needs TLS_CLIENT_CA_FILE (and TLS_CERT_FILE, TLS_KEY_FILE)");
+  }
+  if (config.s3.caFile && config.s3.endpoint?.startsWith("http:")) {
+    fail("MINIO_CA_FILE is set but the store is reached over plain HTTP: set MINIO_SECURE=true");
+  }
+  if (Boolean(config.minioAdmin.accessKey) !== Boolean(config.minioAdmin.secretKey)) {
+    fail("MINIO_ADMIN_ACCESS_KEY and MINIO_ADMIN_SECRET_KEY must be set together");
+  }
+}
+
 /** Reads and validates the environment. Throws ConfigError with one line per bad variable. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most .env tooling.
@@ -305,6 +414,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       );
     }
   }
+  checkSecurity(config, env);
   if (config.storage.presign.defaultExpiry > config.storage.presign.maxExpiry) {
     throw new ConfigError(
       "Invalid configuration: STORAGE_PRESIGN_DEFAULT_EXPIRY must not exceed STORAGE_PRESIGN_MAX_EXPIRY",

@@ -161,7 +161,11 @@ function installCleanup(): void {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function minioEnv(accessKey: string, secretKey: string): NodeJS.ProcessEnv {
+function minioEnv(
+  accessKey: string,
+  secretKey: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   // Drop any MINIO_* the caller has (MINIO_API_REQUESTS_MAX, the app's MINIO_ENDPOINT, ...):
   // the test server's settings are exactly these.
   const env: NodeJS.ProcessEnv = {};
@@ -176,6 +180,7 @@ function minioEnv(accessKey: string, secretKey: string): NodeJS.ProcessEnv {
     MINIO_BROWSER: "off",
     MINIO_UPDATE: "off",
     MINIO_KMS_SECRET_KEY: KMS_SECRET_KEY,
+    ...extra,
   };
 }
 
@@ -190,12 +195,20 @@ class MinioProcess implements MinioServer {
   readonly #consolePort: number;
   readonly #certsDir: string;
   readonly #ownedRoot: string | undefined;
+  readonly #extraEnv: Record<string, string>;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #tail = "";
 
-  constructor(binary: string, dataDir: string, ownedRoot: string | undefined, ports: [number, number]) {
+  constructor(
+    binary: string,
+    dataDir: string,
+    ownedRoot: string | undefined,
+    ports: [number, number],
+    extraEnv: Record<string, string> = {},
+  ) {
     this.#binary = binary;
+    this.#extraEnv = extraEnv;
     this.dataDir = dataDir;
     this.#ownedRoot = ownedRoot;
     [this.port, this.#consolePort] = ports;
@@ -230,7 +243,7 @@ class MinioProcess implements MinioServer {
         "--certs-dir",
         this.#certsDir,
       ],
-      { env: minioEnv(this.accessKey, this.secretKey), stdio: ["ignore", "pipe", "pipe"] },
+      { env: minioEnv(this.accessKey, this.secretKey, this.#extraEnv), stdio: ["ignore", "pipe", "pipe"] },
     );
     const capture = (chunk: Buffer) => {
       log.write(chunk);
@@ -319,9 +332,12 @@ class MinioProcess implements MinioServer {
 
 /**
  * Starts a MinIO server on random free loopback ports (S3 API and console) and waits until it
- * serves S3. Without `dataDir` it uses a fresh temp dir, which `destroy()` removes.
+ * serves S3. Without `dataDir` it uses a fresh temp dir, which `destroy()` removes. `env` adds
+ * MINIO_* settings on top of the harness's own (e.g. an audit webhook target).
  */
-export async function startMinio(options: { dataDir?: string } = {}): Promise<MinioServer> {
+export async function startMinio(
+  options: { dataDir?: string; env?: Record<string, string> } = {},
+): Promise<MinioServer> {
   const binary = await findMinioBinary();
   const ownedRoot = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), "lumenslate-minio-"));
   if (ownedRoot) tempRoots.add(ownedRoot);
@@ -329,7 +345,7 @@ export async function startMinio(options: { dataDir?: string } = {}): Promise<Mi
   await mkdir(dataDir, { recursive: true });
   for (let attempt = 1; ; attempt++) {
     const [port = 0, consolePort = 0] = await freePorts(2);
-    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort]);
+    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort], options.env);
     try {
       await server.start();
       return server;

@@ -31,4 +31,62 @@ export const migrations: Record<string, Migration> = {
       await sql`create index object_versions_owner_idx on object_versions (owner)`.execute(db);
     },
   },
+  "0002_security": {
+    async up(db: Kysely<unknown>) {
+      // API keys: only a slow hash of the secret is kept. Rows are never deleted (revoked_at marks
+      // them), so "no key ever existed" stays decidable for the first-start admin key.
+      await sql`
+        create table api_keys (
+          id text primary key,
+          service text not null,
+          secret_hash text not null,
+          scopes jsonb not null,
+          rate_limit integer check (rate_limit is null or rate_limit > 0),
+          created_at timestamptz not null default now(),
+          rotated_at timestamptz,
+          revoked_at timestamptz
+        )`.execute(db);
+      // The audit trail: the service's own records and MinIO's webhook events side by side.
+      await sql`
+        create table audit_events (
+          id bigint generated always as identity primary key,
+          time timestamptz not null default now(),
+          source text not null check (source in ('service', 'minio')),
+          key_id text,
+          service text,
+          protocol text,
+          action text not null,
+          bucket text,
+          key text,
+          version_id text,
+          result text not null,
+          bytes bigint,
+          request_id text,
+          client_address text,
+          details jsonb not null default '{}'::jsonb
+        )`.execute(db);
+      await sql`create index audit_events_time_idx on audit_events (time)`.execute(db);
+      await sql`create index audit_events_key_time_idx on audit_events (key_id, time)`.execute(db);
+      await sql`create index audit_events_bucket_time_idx on audit_events (bucket, time)`.execute(db);
+      // Append-only, enforced by the database: rows can be added, never changed or removed.
+      // (TRUNCATE is a table-level operator action and not affected.)
+      await sql`
+        create function audit_events_append_only() returns trigger language plpgsql as $$
+        begin
+          raise exception 'audit_events is append-only' using errcode = '42501';
+        end
+        $$`.execute(db);
+      await sql`
+        create trigger audit_events_append_only before update or delete on audit_events
+        for each row execute function audit_events_append_only()`.execute(db);
+      // One row per exported hour, so each hour is written to the logs bucket once.
+      await sql`
+        create table audit_exports (
+          hour timestamptz primary key,
+          object_key text not null,
+          records integer not null,
+          exported_at timestamptz not null default now()
+        )`.execute(db);
+    },
+  },
 };

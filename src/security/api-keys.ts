@@ -1,0 +1,250 @@
+import { sql } from "kysely";
+import { Secret } from "../config/secret.ts";
+import { StorageError } from "../errors.ts";
+import type { Database } from "../metadata/database.ts";
+import { DEFAULT_SCRYPT, hashSecret, type ScryptParams, verifySecret } from "./hashing.ts";
+import { type SecurityDatabase, securityDb } from "./schema.ts";
+import { FULL_ACCESS, normaliseScope, type Scope } from "./scopes.ts";
+import { formatToken, generateKeyId, generateSecret, isKeyId, parseToken } from "./tokens.ts";
+
+/**
+ * API keys in the metadata database. A key's secret exists in clear only in the value `create` and
+ * `rotate` return (a Secret, printed as [redacted] unless revealed on purpose); the table holds a
+ * scrypt hash. Keys are revoked, never deleted, so audit records keep pointing at a real row.
+ */
+
+export interface ApiKeyInfo {
+  id: string;
+  service: string;
+  scopes: Scope[];
+  /** Requests per rate-limit window; null uses RATE_LIMIT_REQUESTS. */
+  rateLimit: number | null;
+  createdAt: Date;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface IssuedKey {
+  key: ApiKeyInfo;
+  /** `lss_<id>_<secret>`: shown once, to whoever created or rotated the key. */
+  token: Secret;
+}
+
+export interface NewKey {
+  service: string;
+  scopes: Scope[];
+  rateLimit?: number;
+}
+
+type Row = {
+  id: string;
+  service: string;
+  secret_hash: string;
+  scopes: unknown;
+  rate_limit: number | null;
+  created_at: Date;
+  rotated_at: Date | null;
+  revoked_at: Date | null;
+};
+
+const toInfo = (r: Row): ApiKeyInfo => ({
+  id: r.id,
+  service: r.service,
+  scopes: (typeof r.scopes === "string" ? JSON.parse(r.scopes) : r.scopes) as Scope[],
+  rateLimit: r.rate_limit,
+  createdAt: new Date(r.created_at),
+  rotatedAt: r.rotated_at ? new Date(r.rotated_at) : null,
+  revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+});
+
+const SERVICE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** The service name of the key created on first start. */
+export const BOOTSTRAP_ADMIN_SERVICE = "admin";
+
+export class KeyStore {
+  readonly #db: SecurityDatabase;
+  readonly #params: ScryptParams;
+  readonly #listeners = new Set<(keyId: string) => void>();
+
+  constructor(db: Database, options: { scrypt?: ScryptParams } = {}) {
+    this.#db = securityDb(db);
+    this.#params = options.scrypt ?? DEFAULT_SCRYPT;
+  }
+
+  /** Called with a key id whenever that key's secret stops being valid (revoke, rotate). */
+  onInvalidate(listener: (keyId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async create(input: NewKey): Promise<IssuedKey> {
+    const { service, scopes, rateLimit } = validateNewKey(input);
+    const id = generateKeyId();
+    const secret = generateSecret();
+    const secretHash = await hashSecret(secret, this.#params);
+    const row = await this.#guard(() =>
+      this.#db
+        .insertInto("api_keys")
+        .values({
+          id,
+          service,
+          secret_hash: secretHash,
+          scopes: JSON.stringify(scopes),
+          rate_limit: rateLimit ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return { key: toInfo(row as Row), token: new Secret(formatToken(id, secret)) };
+  }
+
+  async get(id: string): Promise<ApiKeyInfo | undefined> {
+    if (!isKeyId(id)) return undefined;
+    const row = await this.#guard(() =>
+      this.#db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst(),
+    );
+    return row ? toInfo(row as Row) : undefined;
+  }
+
+  async list(options: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
+    const rows = await this.#guard(() => {
+      let q = this.#db.selectFrom("api_keys").selectAll().orderBy("created_at").orderBy("id");
+      if (!options.includeRevoked) q = q.where("revoked_at", "is", null);
+      return q.execute();
+    });
+    return rows.map((r) => toInfo(r as Row));
+  }
+
+  /** Revokes a key at once (idempotent: revoking a revoked key returns it unchanged). */
+  async revoke(id: string): Promise<ApiKeyInfo> {
+    const row = await this.#guard(() =>
+      this.#db
+        .updateTable("api_keys")
+        .set({ revoked_at: sql<Date>`coalesce(revoked_at, now())` })
+        .where("id", "=", id)
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    if (!row) throw notFound(id);
+    this.#emit(id);
+    return toInfo(row as Row);
+  }
+
+  /** A new secret for the same key id (scopes and audit history carry over); the old one stops working. */
+  async rotate(id: string): Promise<IssuedKey> {
+    const current = await this.get(id);
+    if (!current) throw notFound(id);
+    if (current.revokedAt) {
+      throw new StorageError("PRECONDITION_FAILED", `API key ${id} is revoked and cannot be rotated.`, {
+        field: "id",
+      });
+    }
+    const secret = generateSecret();
+    const secretHash = await hashSecret(secret, this.#params);
+    const row = await this.#guard(() =>
+      this.#db
+        .updateTable("api_keys")
+        .set({ secret_hash: secretHash, rotated_at: sql<Date>`now()` })
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    if (!row) throw notFound(id);
+    this.#emit(id);
+    return { key: toInfo(row as Row), token: new Secret(formatToken(id, secret)) };
+  }
+
+  /** The key a token belongs to, when the token is well formed, its key live and its secret right. */
+  async verify(token: string): Promise<ApiKeyInfo | undefined> {
+    const parsed = parseToken(token);
+    if (!parsed) return undefined;
+    const row = await this.#guard(() =>
+      this.#db
+        .selectFrom("api_keys")
+        .selectAll()
+        .where("id", "=", parsed.id)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst(),
+    );
+    // Key ids are public (listings, audit), so answering "no such id" faster reveals nothing secret.
+    if (!row) return undefined;
+    return (await verifySecret(parsed.secret, row.secret_hash)) ? toInfo(row as Row) : undefined;
+  }
+
+  /**
+   * On a database that has never held a key, creates one admin key and returns it (to be printed
+   * once); otherwise undefined. Revoking every key does not bring this back: an operator who locked
+   * everyone out creates a key with the CLI. Concurrent first starts create exactly one.
+   */
+  async ensureBootstrapAdmin(): Promise<IssuedKey | undefined> {
+    const anyKey = () => this.#db.selectFrom("api_keys").select("id").limit(1).executeTakeFirst();
+    // The usual case (keys exist) costs one cheap query, not a scrypt hash.
+    if (await this.#guard(anyKey)) return undefined;
+    const id = generateKeyId();
+    const secret = generateSecret();
+    const secretHash = await hashSecret(secret, this.#params);
+    const row = await this.#guard(() =>
+      this.#db.transaction().execute(async (tx) => {
+        await sql`lock table api_keys in share row exclusive mode`.execute(tx);
+        const existing = await tx.selectFrom("api_keys").select("id").limit(1).executeTakeFirst();
+        if (existing) return undefined;
+        return tx
+          .insertInto("api_keys")
+          .values({
+            id,
+            service: BOOTSTRAP_ADMIN_SERVICE,
+            secret_hash: secretHash,
+            scopes: JSON.stringify(FULL_ACCESS),
+            rate_limit: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+      }),
+    );
+    return row ? { key: toInfo(row as Row), token: new Secret(formatToken(id, secret)) } : undefined;
+  }
+
+  #emit(id: string): void {
+    for (const listener of this.#listeners) listener(id);
+  }
+
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(
+        "UNAVAILABLE",
+        "The key store could not complete the request.",
+        {},
+        { cause: err },
+      );
+    }
+  }
+}
+
+const notFound = (id: string) => new StorageError("NOT_FOUND", `No API key with id ${id}.`, { field: "id" });
+
+function validateNewKey(input: NewKey): NewKey {
+  if (!SERVICE_NAME.test(input.service)) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      "The service name must be 1-63 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit.",
+      { field: "service" },
+    );
+  }
+  if (input.scopes.length === 0) {
+    throw new StorageError("INVALID_ARGUMENT", "A key needs at least one scope.", { field: "scope" });
+  }
+  if (input.rateLimit !== undefined && (!Number.isSafeInteger(input.rateLimit) || input.rateLimit < 1)) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      "The rate limit must be a whole number of requests of at least 1.",
+      {
+        field: "rateLimit",
+      },
+    );
+  }
+  return { ...input, scopes: input.scopes.map(normaliseScope) };
+}
