@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import { type Database, openDatabase, pingDatabase } from "./metadata/database.ts";
 import { MetadataRepository } from "./metadata/repository.ts";
 import { Metrics } from "./observability/metrics.ts";
+import { createSecurity, type Security } from "./security/index.ts";
 import { RateLimiter } from "./security/rate-limit.ts";
 
 /** Template files for bucket policies ship in the repository, beside src/. */
@@ -30,6 +31,8 @@ export interface AppContext {
   metrics: Metrics;
   /** One limiter shared by the HTTP and gRPC servers. */
   rateLimiter: RateLimiter;
+  /** API keys, scopes, audit: the one security layer both servers call. */
+  security: Security;
   bootstrap(): Promise<BootstrapChange[]>;
   /** Resolves when both the object store and the database answer; throws UNAVAILABLE otherwise. */
   ready(signal?: AbortSignal): Promise<void>;
@@ -64,6 +67,7 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     settings: config.storage,
     logger,
   });
+  const security = createSecurity({ config, db, service, logger });
   return {
     config,
     logger,
@@ -73,12 +77,14 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     service,
     metrics,
     rateLimiter: new RateLimiter(config.rateLimit),
+    security,
     bootstrap: () =>
       bootstrapBuckets({ store, ...(admin ? { admin } : {}), config, policiesDir: POLICIES_DIR }),
     ready: async (signal) => {
       await Promise.all([store.ping(signal), pingDatabase(db)]);
     },
     close: async () => {
+      await security.close();
       await Promise.allSettled([store.close(), db.destroy()]);
     },
   };
