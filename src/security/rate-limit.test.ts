@@ -12,6 +12,13 @@ describe("RateLimiter", () => {
     await expect(limiter.consume("b")).resolves.toBeUndefined();
   });
 
+  it("honours a per-subject budget override", async () => {
+    const limiter = new RateLimiter({ enabled: true, requests: 100, windowSeconds: 60 });
+    await limiter.consume("key:a", 1);
+    await expect(limiter.consume("key:a", 1)).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await limiter.consume("key:b");
+  });
+
   it("does nothing when disabled", async () => {
     const limiter = new RateLimiter({ enabled: false, requests: 1, windowSeconds: 60 });
     for (let i = 0; i < 5; i++) await limiter.consume("a");

@@ -8,19 +8,32 @@ import { StorageError } from "../errors.ts";
  * In memory, per instance: behind a load balancer each instance enforces its own share.
  */
 export class RateLimiter {
-  readonly #limiter: RateLimiterMemory | undefined;
+  readonly #settings: Config["rateLimit"];
+  /** One limiter per distinct budget: the default, and each per-key override (API keys may carry their own). */
+  readonly #limiters = new Map<number, RateLimiterMemory>();
 
   constructor(settings: Config["rateLimit"]) {
-    this.#limiter = settings.enabled
-      ? new RateLimiterMemory({ points: settings.requests, duration: settings.windowSeconds })
-      : undefined;
+    this.#settings = settings;
   }
 
-  /** Takes one request from the subject's budget; throws RATE_LIMITED with `retryAfterSeconds` when empty. */
-  async consume(subject: string, cost = 1): Promise<void> {
-    if (!this.#limiter) return;
+  /**
+   * Takes one request from the subject's budget (`requestsPerWindow` overrides the configured one,
+   * e.g. a key's own limit); throws RATE_LIMITED with `retryAfterSeconds` when it is empty.
+   */
+  async consume(subject: string, requestsPerWindow?: number): Promise<void> {
+    if (!this.#settings.enabled) return;
+    const points = requestsPerWindow ?? this.#settings.requests;
+    let limiter = this.#limiters.get(points);
+    if (!limiter) {
+      limiter = new RateLimiterMemory({
+        points,
+        duration: this.#settings.windowSeconds,
+        keyPrefix: `rl${points}`,
+      });
+      this.#limiters.set(points, limiter);
+    }
     try {
-      await this.#limiter.consume(subject, cost);
+      await limiter.consume(subject, 1);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw res;
       const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
