@@ -1,30 +1,136 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { AppContext } from "../../app.ts";
+import { StorageError } from "../../errors.ts";
+import { clientErrorHandler } from "./client-error.ts";
+import { registerErrorHandling } from "./error-handler.ts";
+import { registerHttpMetrics } from "./metrics.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { registerRateLimit } from "./rate-limit.ts";
+import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
+import { registerCopyRoute } from "./routes/copy.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
+import { registerListingRoute } from "./routes/listing.ts";
+import { registerMultipartUploadRoutes } from "./routes/multipart-upload.ts";
+import { registerDeleteRoutes } from "./routes/object-delete.ts";
+import { registerObjectReadRoutes } from "./routes/object-read.ts";
+import { registerObjectUploadRoute } from "./routes/object-upload.ts";
+import { registerPresignRoutes } from "./routes/presign.ts";
 
 export interface HttpServer {
   address: string;
   fastify: FastifyInstance;
+  /** Stops accepting, lets in-flight requests finish for up to SHUTDOWN_GRACE_PERIOD, then cuts them. */
   close(): Promise<void>;
 }
 
-/** Builds the HTTP app (no listening), so tests can inject requests or listen on a port of their own. */
-export function buildHttpApp(app: AppContext): FastifyInstance {
+/** Shared with close(): once set, requests still arriving on open connections get 503. */
+export interface Lifecycle {
+  closing: boolean;
+}
+
+/** Probes and scrapes are not worth two log lines each. */
+const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * Builds the HTTP app (no listening), so tests can inject requests or listen on a port of their own.
+ * Timeouts: no total request timeout (uploads and downloads stream for as long as they move), but
+ * a connection idle for HTTP_IDLE_TIMEOUT is closed, and headers must arrive within HTTP_HEADERS_TIMEOUT.
+ */
+export async function buildHttpApp(
+  app: AppContext,
+  lifecycle: Lifecycle = { closing: false },
+): Promise<FastifyInstance> {
+  const { http } = app.config;
   const fastify = Fastify({
     loggerInstance: app.logger as FastifyBaseLogger,
-    requestIdHeader: "x-request-id",
-    connectionTimeout: 0,
-    keepAliveTimeout: 65_000,
+    logController: new LogController({
+      requestIdLogLabel: "requestId",
+      disableRequestLogging: (request) => QUIET.has(request.url),
+    }),
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    connectionTimeout: http.idleTimeoutSeconds * 1000,
+    keepAliveTimeout: http.keepAliveTimeoutSeconds * 1000,
     requestTimeout: 0,
-    bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
+    http: {
+      maxHeaderSize: http.maxHeaderBytes,
+      headersTimeout: http.headersTimeoutSeconds * 1000,
+      // How often Node looks for connections past headersTimeout (its default, 30 s, is coarser than the limit).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(500, (http.headersTimeoutSeconds * 1000) / 2)),
+    },
+    bodyLimit: http.jsonBodyLimit,
+    // Percent-encoded keys of up to 1024 UTF-8 bytes can be three times as long in the URL.
+    routerOptions: { maxParamLength: 4096 },
+    clientErrorHandler,
+    return503OnClosing: false,
+    forceCloseConnections: "idle",
   });
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(fastify);
+
+  fastify.addHook("onRequest", async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    if (lifecycle.closing) {
+      reply.header("connection", "close");
+      throw new StorageError("UNAVAILABLE", "The server is shutting down; retry on another instance.");
+    }
+  });
+  // While closing, every response ends its connection, so close() does not wait on idle keep-alives.
+  fastify.addHook("onSend", async (_request, reply) => {
+    if (lifecycle.closing) reply.header("connection", "close");
+  });
+  registerRateLimit(fastify, app.rateLimiter);
+
+  // The OpenAPI plugin first: it documents the routes registered after it.
+  await registerOpenApi(fastify);
+  registerHttpMetrics(fastify, app.metrics);
   registerHealthRoutes(fastify, app);
+
+  // JSON routes take JSON only (a text/plain body is 415, not a string that fails validation).
+  await fastify.register(async (api) => {
+    api.removeContentTypeParser("text/plain");
+    registerObjectReadRoutes(api, app);
+    registerListingRoute(api, app);
+    registerDeleteRoutes(api, app);
+    registerCopyRoute(api, app);
+    registerPresignRoutes(api, app);
+  });
+  // Streaming bodies, each in a scope with its own content-type parsers.
+  await fastify.register(async (scope) => registerObjectUploadRoute(scope, app));
+  await fastify.register(async (scope) => registerMultipartUploadRoutes(scope, app));
   return fastify;
 }
 
 export async function startHttpServer(app: AppContext): Promise<HttpServer> {
-  const fastify = buildHttpApp(app);
+  const lifecycle: Lifecycle = { closing: false };
+  const fastify = await buildHttpApp(app, lifecycle);
   const address = await fastify.listen({ host: app.config.http.host, port: app.config.http.port });
-  return { address, fastify, close: () => fastify.close() };
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    lifecycle.closing = true;
+    const graceMs = app.config.shutdownGraceSeconds * 1000;
+    // fastify.close() waits for every open connection; past the grace period, cut what is left.
+    const timer = setTimeout(() => {
+      app.logger.warn(
+        { graceSeconds: app.config.shutdownGraceSeconds },
+        "grace period over: closing connections",
+      );
+      fastify.server.closeAllConnections();
+    }, graceMs);
+    try {
+      await fastify.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return {
+    address,
+    fastify,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
 }

@@ -1,21 +1,52 @@
 import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { asStorageError } from "../../../errors.ts";
 
 const READY_TIMEOUT_MS = 3_000;
 
+const Unavailable = z.object({ status: z.literal("unavailable"), code: z.string(), message: z.string() });
+
 /** /healthz: the process is up. /readyz: the object store and the database both answer. */
 export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext): void {
-  fastify.get("/healthz", async () => ({ status: "ok" }));
+  const f = fastify.withTypeProvider<ZodTypeProvider>();
 
-  fastify.get("/readyz", async (request, reply) => {
-    try {
-      await app.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
-      return { status: "ready", backend: app.config.storage.backend };
-    } catch (err) {
-      const e = asStorageError(err, "UNAVAILABLE");
-      request.log.warn({ err }, "readiness check failed");
-      return reply.code(503).send({ status: "unavailable", code: e.code, message: e.toPublic().message });
-    }
-  });
+  f.get(
+    "/healthz",
+    {
+      schema: {
+        tags: ["service"],
+        summary: "Liveness: the process is up",
+        response: { 200: z.object({ status: z.literal("ok") }) },
+      },
+    },
+    async () => ({ status: "ok" as const }),
+  );
+
+  f.get(
+    "/readyz",
+    {
+      schema: {
+        tags: ["service"],
+        summary: "Readiness: the object store and the database answer",
+        response: {
+          200: z.object({ status: z.literal("ready"), backend: z.string() }),
+          503: Unavailable,
+        },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await app.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
+        return { status: "ready" as const, backend: app.config.storage.backend };
+      } catch (err) {
+        const e = asStorageError(err, "UNAVAILABLE");
+        request.log.warn({ err }, "readiness check failed");
+        return reply
+          .code(503)
+          .send({ status: "unavailable" as const, code: e.code, message: e.toPublic().message });
+      }
+    },
+  );
 }

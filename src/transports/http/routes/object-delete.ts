@@ -1,0 +1,94 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { AppContext } from "../../../app.ts";
+import { deleteByPrefix } from "../../../core/delete-prefix.ts";
+import { StorageError } from "../../../errors.ts";
+import { evaluatePreconditions } from "../conditional.ts";
+import { disconnectSignal } from "../disconnect.ts";
+import { VERSION_HEADER } from "../headers.ts";
+import {
+  BucketParams,
+  OBJECT_URL,
+  OBJECTS_URL,
+  ObjectParams,
+  problemResponses,
+  queryBoolean,
+} from "../schemas.ts";
+
+const DeleteResult = z.object({
+  deleted: z.number().int(),
+  failed: z.number().int(),
+  errors: z
+    .array(z.object({ key: z.string(), code: z.string(), message: z.string() }))
+    .describe("The first few failures."),
+});
+
+/** DELETE of one object (or one version) and batched DELETE by prefix. */
+export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext): void {
+  const f = fastify.withTypeProvider<ZodTypeProvider>();
+
+  f.route({
+    method: "DELETE",
+    url: OBJECT_URL,
+    schema: {
+      tags: ["objects"],
+      summary: "Delete an object, or one version of it",
+      description:
+        "Without versionId a versioned bucket keeps the data under a delete marker. If-Match (an ETag) " +
+        "makes the delete conditional (checked just before deleting; 412 when it does not hold).",
+      params: ObjectParams,
+      querystring: z.object({
+        versionId: z.string().min(1).optional().describe("Delete exactly this version."),
+      }),
+      response: {
+        204: z.undefined().describe("Deleted; x-version-id and x-delete-marker say what happened"),
+        ...problemResponses,
+      },
+    },
+    handler: async (request, reply) => {
+      const { bucket, "*": key } = request.params;
+      const { versionId } = request.query;
+      if (request.headers["if-match"] !== undefined || request.headers["if-unmodified-since"] !== undefined) {
+        const info = await app.service.stat(bucket, key, versionId);
+        if (evaluatePreconditions("DELETE", request.headers, info) !== "proceed") {
+          throw new StorageError(
+            "PRECONDITION_FAILED",
+            "The object does not match If-Match / If-Unmodified-Since.",
+            {
+              field: "if-match",
+            },
+          );
+        }
+      }
+      const result = await app.service.delete(bucket, key, versionId);
+      if (result.versionId) reply.header(VERSION_HEADER, result.versionId);
+      return reply.header("x-delete-marker", String(result.deleteMarker)).code(204).send();
+    },
+  });
+
+  f.route({
+    method: "DELETE",
+    url: OBJECTS_URL,
+    schema: {
+      tags: ["buckets"],
+      summary: "Delete every object under a prefix (batched; reports counts)",
+      description:
+        "Deletes in batches of up to 1000 keys. An empty prefix (the whole bucket) is refused unless all=true. " +
+        "Failures are counted, not fatal: check `failed`.",
+      params: BucketParams,
+      querystring: z.object({
+        prefix: z.string().optional().describe("Keys starting with this are deleted."),
+        all: queryBoolean.optional().describe("true: allow an empty prefix, i.e. the whole bucket."),
+      }),
+      response: { 200: DeleteResult, ...problemResponses },
+    },
+    handler: async (request, reply) => {
+      const { prefix, all } = request.query;
+      return deleteByPrefix(app.service, request.params.bucket, prefix, {
+        all: all ?? false,
+        signal: disconnectSignal(reply),
+      });
+    },
+  });
+}

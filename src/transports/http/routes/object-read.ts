@@ -1,0 +1,157 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { AppContext } from "../../../app.ts";
+import type { ObjectInfo } from "../../../core/types.ts";
+import { StorageError } from "../../../errors.ts";
+import { evaluatePreconditions, hasPreconditions, rangeApplies } from "../conditional.ts";
+import { disconnectSignal } from "../disconnect.ts";
+import { baseName, contentDisposition, objectHeaders } from "../headers.ts";
+import { contentRange, parseRange, type RangeSpec, resolveRange } from "../range.ts";
+import { OBJECT_URL, ObjectParams, problemResponses } from "../schemas.ts";
+
+const ReadQuery = z.object({
+  versionId: z.string().min(1).optional().describe("Read this version instead of the latest."),
+  download: z
+    .string()
+    .optional()
+    .describe("Send Content-Disposition: attachment with this file name (empty: the key's last segment)."),
+});
+
+const notModified = z
+  .undefined()
+  .describe("Not modified: the caller's copy is current (ETag, Last-Modified)");
+
+const bytes = (description: string) => ({ description, content: { "*/*": { schema: z.string() } } });
+
+const preconditionFailed = () =>
+  new StorageError(
+    "PRECONDITION_FAILED",
+    "A conditional header (If-Match / If-Unmodified-Since) did not hold.",
+    {
+      field: "if-match",
+    },
+  );
+
+const unsatisfiable = (size: number) =>
+  new StorageError("RANGE_NOT_SATISFIABLE", `The range lies outside the object (${size} bytes).`, {
+    field: "range",
+    size,
+  });
+
+/** 304/412 per RFC 9110 §13.2.2; returns true when the reply has been answered. */
+function answerPreconditions(request: FastifyRequest, reply: FastifyReply, info: ObjectInfo): boolean {
+  const outcome = evaluatePreconditions(request.method, request.headers, info);
+  if (outcome === "failed") throw preconditionFailed();
+  if (outcome === "not-modified") {
+    reply.code(304).headers(objectHeaders(info)).send();
+    return true;
+  }
+  return false;
+}
+
+function describe(reply: FastifyReply, info: ObjectInfo, download: string | undefined): void {
+  reply.headers(objectHeaders(info)).header("accept-ranges", "bytes").type(info.contentType);
+  if (download !== undefined)
+    reply.header("content-disposition", contentDisposition(download || baseName(info.key)));
+}
+
+/** GET (ranges, conditionals, Content-Disposition) and HEAD of one object. */
+export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppContext): void {
+  const f = fastify.withTypeProvider<ZodTypeProvider>();
+  const { service } = app;
+
+  // HEAD first, so Fastify does not derive one from GET (which would open a download).
+  f.route({
+    method: "HEAD",
+    url: OBJECT_URL,
+    // An explicit HEAD (not derived from GET) belongs in the OpenAPI document.
+    config: { swagger: { exposeHeadRoute: true } },
+    schema: {
+      tags: ["objects"],
+      summary: "Object headers only (size, type, ETag, sha256, metadata)",
+      params: ObjectParams,
+      querystring: ReadQuery,
+      response: { 200: z.undefined().describe("Headers only"), 304: notModified, ...problemResponses },
+    },
+    handler: async (request, reply) => {
+      const { bucket, "*": key } = request.params;
+      const info = await service.stat(bucket, key, request.query.versionId);
+      if (answerPreconditions(request, reply, info)) return reply;
+      describe(reply, info, request.query.download);
+      return reply.header("content-length", String(info.size)).code(200).send();
+    },
+  });
+
+  f.route({
+    method: "GET",
+    url: OBJECT_URL,
+    schema: {
+      tags: ["objects"],
+      summary: "Download an object (Range, If-None-Match, If-Match, If-Modified-Since, If-Range)",
+      description:
+        "Full reads are verified against the recorded sha256 while streaming; a mismatch cuts the " +
+        "connection. One byte range per request (bytes=a-b, a-, -n): 206 with Content-Range, 416 with " +
+        "`Content-Range: bytes */size` when it lies outside the object. x-checksum-sha256 is always the " +
+        "whole object's.",
+      params: ObjectParams,
+      querystring: ReadQuery,
+      response: {
+        200: bytes("The object"),
+        206: bytes("The requested byte range"),
+        304: notModified,
+        ...problemResponses,
+      },
+    },
+    handler: async (request, reply) => {
+      const { bucket, "*": key } = request.params;
+      const { versionId, download: downloadName } = request.query;
+      const headers = request.headers;
+      const spec: RangeSpec | undefined = parseRange(headers.range);
+
+      // A HEAD first only when something depends on it: preconditions, If-Range, or a suffix range.
+      let stat: ObjectInfo | undefined;
+      if (hasPreconditions(headers) || (spec && ("suffix" in spec || headers["if-range"]))) {
+        stat = await service.stat(bucket, key, versionId);
+        if (answerPreconditions(request, reply, stat)) return reply;
+      }
+      let range: { start: number; end?: number } | undefined;
+      if (spec && (!stat || rangeApplies(headers, stat))) {
+        if ("suffix" in spec) {
+          const size = (stat as ObjectInfo).size;
+          range = resolveRange(spec, size);
+          if (!range) throw unsatisfiable(size);
+        } else range = spec;
+      }
+
+      const download = await service
+        .download(bucket, key, { versionId, range, signal: disconnectSignal(reply) })
+        .catch(async (err: unknown) => {
+          if (!(err instanceof StorageError) || err.code !== "RANGE_NOT_SATISFIABLE") throw err;
+          throw unsatisfiable(stat?.size ?? (await service.stat(bucket, key, versionId)).size);
+        });
+      const info = download.info;
+      // The object may have changed between the HEAD and the GET: judge what is actually sent.
+      if (stat && info.etag !== stat.etag) {
+        try {
+          if (answerPreconditions(request, reply, info)) {
+            download.body.destroy();
+            return reply;
+          }
+        } catch (err) {
+          download.body.destroy();
+          throw err;
+        }
+      }
+      describe(reply, info, downloadName);
+      reply.header("content-length", String(download.contentLength));
+      if (download.range) {
+        const spanned = resolveRange({ start: download.range.start, end: download.range.end }, info.size);
+        if (spanned) reply.header("content-range", contentRange(spanned, info.size));
+        reply.code(206);
+      } else reply.code(200);
+      // Bytes are streamed as they are; the response schema only documents them.
+      return (reply as FastifyReply).send(download.body);
+    },
+  });
+}

@@ -1,0 +1,84 @@
+import { PassThrough } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { AppContext } from "../../../app.ts";
+import { StorageError } from "../../../errors.ts";
+import { disconnectSignal } from "../disconnect.ts";
+import { CHECKSUM_HEADER, metadataFromHeaders, objectHeaders, objectPath } from "../headers.ts";
+import {
+  binaryBody,
+  OBJECT_URL,
+  ObjectInfoSchema,
+  ObjectParams,
+  objectJson,
+  problemResponses,
+} from "../schemas.ts";
+
+const UploadHeaders = z.looseObject({
+  [CHECKSUM_HEADER]: z
+    .string()
+    .optional()
+    .describe("Hex sha256 of the body; a body with another digest is refused (412) and nothing is stored."),
+  "content-type": z.string().optional().describe("Kept as the object's type (checked against the content)."),
+});
+
+/** One stream per upload: 1 MiB of buffering between the socket and the core. */
+const STREAM_BUFFER = 1024 * 1024;
+
+/**
+ * PUT: the raw request body streamed straight into StorageService.upload. Registered in a scope of
+ * its own whose only content-type parser hands the untouched request stream through for every type,
+ * so Fastify never buffers or parses an upload.
+ */
+export async function registerObjectUploadRoute(fastify: FastifyInstance, app: AppContext): Promise<void> {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
+
+  fastify.withTypeProvider<ZodTypeProvider>().route({
+    method: "PUT",
+    url: OBJECT_URL,
+    schema: {
+      tags: ["objects"],
+      summary: "Upload an object from the raw request body (streamed)",
+      description:
+        "Any Content-Type; `x-meta-<name>` headers become user metadata; Content-Length (when sent) " +
+        "must match the body. The size limit is enforced while streaming: 413 as soon as it is crossed.",
+      params: ObjectParams,
+      headers: UploadHeaders,
+      consumes: ["*/*"],
+      streamedBody: binaryBody("The object's bytes"),
+      response: { 201: ObjectInfoSchema, ...problemResponses },
+    },
+    handler: async (request, reply) => {
+      const { bucket, "*": key } = request.params;
+      const headers = request.headers;
+      // The core may destroy the stream it is given (a refused upload); a pass-through keeps that
+      // from destroying the socket, which still has to carry the error response.
+      const body = new PassThrough({ highWaterMark: STREAM_BUFFER });
+      const raw = request.raw;
+      raw.pipe(body);
+      // pipe() does not pass on a connection lost mid-body: fail the upload so nothing is committed.
+      raw.once("close", () => {
+        if (!raw.complete)
+          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
+      });
+      const length = headers["content-length"];
+      const info = await app.service.upload({
+        bucket,
+        key,
+        body,
+        contentType: headers["content-type"],
+        metadata: metadataFromHeaders(headers),
+        expectedSha256: headers[CHECKSUM_HEADER],
+        expectedSize: length === undefined ? undefined : Number(length),
+        signal: disconnectSignal(reply),
+      });
+      return reply
+        .code(201)
+        .headers(objectHeaders(info))
+        .header("location", objectPath(info.bucket, info.key))
+        .send(objectJson(info));
+    },
+  });
+}

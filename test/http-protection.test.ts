@@ -1,0 +1,178 @@
+import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectProblem, type HttpHarness, jsonPost, startHttp, streamed } from "./support/http.ts";
+
+const KiB = 1024;
+
+/** A body that sends `chunks` chunks of 64 KiB, `intervalMs` apart, then ends, or stalls forever when `stall`. */
+function slowBody(chunks: number, intervalMs: number, stall = false) {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent === chunks) {
+        if (!stall) this.push(null);
+        return;
+      }
+      sent++;
+      setTimeout(() => this.push(Buffer.alloc(64 * KiB, 0x61)), sent === 1 ? 0 : intervalMs);
+    },
+  });
+}
+
+/** A raw GET with one oversized header (fetch would refuse to send some of these). */
+function rawGet(base: string, path: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Limits, timeouts and graceful shutdown over real sockets (local backend: these are transport matters). */
+describe("HTTP API: protection", () => {
+  let h: HttpHarness;
+  let temp: string;
+
+  beforeAll(async () => {
+    h = await startHttp("local", {
+      HTTP_IDLE_TIMEOUT: "1s",
+      HTTP_HEADERS_TIMEOUT: "2s",
+      HTTP_MAX_HEADER_SIZE: "8KiB",
+      RATE_LIMIT_REQUESTS: "15",
+      RATE_LIMIT_WINDOW: "60s",
+    });
+    temp = h.app.config.buckets.temp;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("closes a connection that stays idle mid-upload, and stores nothing", async () => {
+    const started = Date.now();
+    const outcome = await fetch(
+      h.objectUrl(temp, "stalled.bin"),
+      streamed(slowBody(2, 10, true), { method: "PUT" }),
+    ).then(
+      (res) => res.status,
+      (err: Error) => err.name,
+    );
+    const elapsed = Date.now() - started;
+    expect(outcome).toBe("TypeError"); // fetch failed: the server closed the socket
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(10_000);
+    await sleep(100);
+    await expectProblem(await fetch(h.objectUrl(temp, "stalled.bin")), 404, "NOT_FOUND");
+  });
+
+  it("answers 408 when headers trickle in slower than HTTP_HEADERS_TIMEOUT (slowloris)", async () => {
+    const { port } = new URL(h.base);
+    const socket = connect(Number(port), "127.0.0.1");
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk.toString();
+    });
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    // One header byte every 300 ms keeps the connection from idling out, but never ends the headers.
+    const trickle = setInterval(() => socket.write("X"), 300);
+    const started = Date.now();
+    await closed;
+    clearInterval(trickle);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"code":"DEADLINE_EXCEEDED"');
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
+  it("refuses headers over HTTP_MAX_HEADER_SIZE with 431", async () => {
+    expect(await rawGet(h.base, "/healthz", { "x-padding": "p".repeat(16 * KiB) })).toBe(431);
+    expect(await rawGet(h.base, "/healthz", { "x-padding": "p".repeat(KiB) })).toBe(200);
+  });
+
+  it("answers 501 for presigning on a backend that cannot", async () => {
+    const url = await fetch(`${h.base}/v1/presign`, jsonPost({ bucket: temp, key: "a.txt", method: "PUT" }));
+    await expectProblem(url, 501, "UNSUPPORTED_OPERATION");
+    const post = await fetch(
+      `${h.base}/v1/presign-post`,
+      jsonPost({ bucket: temp, key: "a.txt", contentType: "text/plain" }),
+    );
+    await expectProblem(post, 501, "UNSUPPORTED_OPERATION");
+  });
+
+  // Last in this suite: it spends the client's whole budget.
+  it("rate-limits /v1 per client address with 429 and Retry-After, never the probes", async () => {
+    let limited: Response | undefined;
+    for (let i = 0; i < 20 && !limited; i++) {
+      const res = await fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=x/`);
+      if (res.status === 429) limited = res;
+      else await res.text();
+    }
+    expect(limited).toBeDefined();
+    const res = limited as Response;
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const problem = await expectProblem(res, 429, "RATE_LIMITED");
+    expect(problem.details?.retryAfterSeconds).toBe(Number(res.headers.get("retry-after")));
+    expect((await fetch(`${h.base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${h.base}/metrics`)).status).toBe(200);
+  });
+});
+
+describe("HTTP API: graceful shutdown", () => {
+  it("lets an in-flight upload finish before close() resolves, and refuses new connections", async () => {
+    const h = await startHttp("local", { SHUTDOWN_GRACE_PERIOD: "10s" });
+    try {
+      const temp = h.app.config.buckets.temp;
+      const upload = fetch(
+        h.objectUrl(temp, "in-flight.bin"),
+        streamed(slowBody(12, 100), { method: "PUT" }),
+      );
+      await sleep(300);
+      const started = Date.now();
+      const closing = h.server.close().then(() => Date.now() - started);
+      await sleep(50);
+      const late = await fetch(`${h.base}/healthz`).then(
+        (res) => res.status,
+        () => "refused",
+      );
+      expect([503, "refused"]).toContain(late);
+      const res = await upload;
+      expect(res.status).toBe(201);
+      expect(await res.json()).toMatchObject({ key: "in-flight.bin", size: 12 * 64 * KiB });
+      // The body needed about a second more when close() was called: close waited for it, not for the grace period.
+      const closeTook = await closing;
+      expect(closeTook).toBeGreaterThanOrEqual(500);
+      expect(closeTook).toBeLessThan(9_000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("cuts requests still running when the grace period is over", async () => {
+    const h = await startHttp("local", { SHUTDOWN_GRACE_PERIOD: "1s" });
+    try {
+      const temp = h.app.config.buckets.temp;
+      const upload = fetch(
+        h.objectUrl(temp, "never-ends.bin"),
+        streamed(slowBody(2, 10, true), { method: "PUT" }),
+      ).then(
+        (res) => res.status,
+        () => "cut",
+      );
+      await sleep(300);
+      const started = Date.now();
+      await h.server.close();
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(5_000);
+      expect(await upload).toBe("cut");
+      await expect(h.app.service.stat(temp, "never-ends.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -1,0 +1,207 @@
+import { Writable } from "node:stream";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppContext, createApp } from "../src/app.ts";
+import { type HttpServer, startHttpServer } from "../src/transports/http/server.ts";
+import { testConfig } from "./support/config.ts";
+import { expectProblem, json, keyPath } from "./support/http.ts";
+
+interface PromFamily {
+  name: string;
+  type: string;
+  metrics: Array<{
+    labels?: Record<string, string>;
+    value?: string;
+    count?: string;
+    buckets?: Record<string, string>;
+  }>;
+}
+
+// The package ships no types; its default export parses the Prometheus text format.
+const { default: parsePrometheus } = (await import("parse-prometheus-text-format" as string)) as {
+  default: (text: string) => PromFamily[];
+};
+
+/** Every operation the server implements; the OpenAPI document must list exactly these. */
+const OPERATIONS = [
+  "GET /healthz",
+  "GET /readyz",
+  "GET /metrics",
+  "GET /openapi.json",
+  "GET /v1/buckets/{bucket}/objects",
+  "POST /v1/buckets/{bucket}/objects",
+  "DELETE /v1/buckets/{bucket}/objects",
+  "GET /v1/buckets/{bucket}/objects/{key}",
+  "HEAD /v1/buckets/{bucket}/objects/{key}",
+  "PUT /v1/buckets/{bucket}/objects/{key}",
+  "POST /v1/buckets/{bucket}/objects/{key}",
+  "DELETE /v1/buckets/{bucket}/objects/{key}",
+  "POST /v1/copy",
+  "POST /v1/presign",
+  "POST /v1/presign-post",
+].sort();
+
+/** "METHOD /path" for every route in Fastify's printRoutes() tree, in OpenAPI path syntax. */
+function serverOperations(tree: string): string[] {
+  const stack: string[] = [];
+  const out: string[] = [];
+  for (const line of tree.split("\n")) {
+    const match = /^((?:│ {3}| {4})*)[├└]── (\S+)(?: \(([^)]*)\))?$/.exec(line);
+    if (!match) continue;
+    const depth = (match[1] ?? "").length / 4;
+    stack.length = depth;
+    const path = stack.join("") + match[2];
+    stack.push(match[2] ?? "");
+    if (path.startsWith("/docs")) continue;
+    const openapi = path.replace(/:(\w+)/g, "{$1}").replace(/\/?\*$/, "/{key}"); // the tree prints the wildcard as a bare "*" child
+    for (const method of (match[3] ?? "").split(", ").filter(Boolean)) {
+      if (method === "HEAD" && !openapi.endsWith("{key}")) continue;
+      out.push(`${method} ${openapi}`);
+    }
+  }
+  return out.sort();
+}
+
+/** Service endpoints over MinIO: health, OpenAPI, docs, metrics, and request ids in the logs. */
+describe("HTTP API: service endpoints", () => {
+  let app: AppContext;
+  let server: HttpServer;
+  let base: string;
+  const logLines: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) logLines.push(JSON.parse(line));
+        callback();
+      },
+    });
+    app = await createApp(
+      testConfig({ HTTP_HOST: "127.0.0.1", HTTP_PORT: "0" }),
+      pino({ level: "info" }, sink),
+    );
+    await app.bootstrap();
+    server = await startHttpServer(app);
+    base = server.address;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await app?.close();
+  });
+
+  it("answers /healthz and /readyz", async () => {
+    expect(await json(await fetch(`${base}/healthz`))).toEqual({ status: "ok" });
+    expect(await json(await fetch(`${base}/readyz`))).toEqual({ status: "ready", backend: "minio" });
+  });
+
+  it("publishes an OpenAPI 3.1 document that validates and lists every route", async () => {
+    const res = await fetch(`${base}/openapi.json`);
+    expect(res.status).toBe(200);
+    const spec = await json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(res);
+    expect(spec.openapi).toMatch(/^3\.1\./);
+    const validator = new Validator();
+    const result = await validator.validate(spec as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    const listed = Object.entries(spec.paths)
+      .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`))
+      .sort();
+    expect(listed).toEqual(OPERATIONS);
+
+    // And the server has no route beyond those (the docs pages aside; HEAD is implied by every GET).
+    expect(serverOperations(server.fastify.printRoutes({ commonPrefix: false }))).toEqual(OPERATIONS);
+
+    const upload = spec.paths["/v1/buckets/{bucket}/objects/{key}"]?.put as {
+      requestBody: { content: Record<string, unknown> };
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(Object.keys(upload.requestBody.content)).toEqual(["*/*"]);
+    expect(Object.keys(upload.responses["4XX"]?.content ?? {})).toEqual(["application/problem+json"]);
+  });
+
+  it("serves the docs page", async () => {
+    const res = await fetch(`${base}/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    expect(await res.text()).toMatch(/swagger/i);
+  });
+
+  it("exposes Prometheus metrics whose request, latency, byte and S3 series move with traffic", async () => {
+    // The parser checks the whole exposition; it folds labelled histograms together, so histogram
+    // samples are read from the text itself.
+    const scrape = async () => {
+      const res = await fetch(`${base}/metrics`);
+      expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+      const text = await res.text();
+      return { families: parsePrometheus(text), text };
+    };
+    const sample = (scraped: { families: PromFamily[] }, name: string, labels: Record<string, string>) => {
+      const family = scraped.families.find((f) => f.name === name);
+      const metric = family?.metrics.find((m) =>
+        Object.entries(labels).every(([k, v]) => m.labels?.[k] === v),
+      );
+      return Number(metric?.value ?? 0);
+    };
+    const histogramCount = (scraped: { text: string }, name: string, labels: Record<string, string>) => {
+      for (const line of scraped.text.split("\n")) {
+        const match = new RegExp(`^${name}_count\\{(.*)\\} (\\S+)$`).exec(line);
+        if (!match) continue;
+        const found = Object.fromEntries(
+          [...(match[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+        );
+        if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[2]);
+      }
+      return 0;
+    };
+    const route = "/v1/buckets/:bucket/objects/*";
+    const before = await scrape();
+    const bucket = app.config.buckets.temp;
+    const url = `${base}/v1/buckets/${bucket}/objects/${keyPath("metrics/one.txt")}`;
+    expect((await fetch(url, { method: "PUT", body: "x".repeat(5000) })).status).toBe(201);
+    expect(await (await fetch(url)).text()).toHaveLength(5000);
+    await expectProblem(await fetch(`${url}.missing`), 404, "NOT_FOUND");
+    const after = await scrape();
+
+    const requests = "lumenslate_storage_http_requests_total";
+    expect(sample(after, requests, { method: "PUT", route, status: "201" })).toBe(
+      sample(before, requests, { method: "PUT", route, status: "201" }) + 1,
+    );
+    expect(sample(after, requests, { method: "GET", route, status: "404" })).toBe(
+      sample(before, requests, { method: "GET", route, status: "404" }) + 1,
+    );
+    const latency = "lumenslate_storage_http_request_duration_seconds";
+    expect(after.families.find((f) => f.name === latency)?.type).toBe("HISTOGRAM");
+    expect(histogramCount(after, latency, { method: "GET", route, status: "200" })).toBe(
+      histogramCount(before, latency, { method: "GET", route, status: "200" }) + 1,
+    );
+    const bytesIn = "lumenslate_storage_http_request_bytes_total";
+    const bytesOut = "lumenslate_storage_http_response_bytes_total";
+    expect(
+      sample(after, bytesIn, { method: "PUT", route }) - sample(before, bytesIn, { method: "PUT", route }),
+    ).toBeGreaterThan(5000);
+    expect(
+      sample(after, bytesOut, { method: "GET", route }) - sample(before, bytesOut, { method: "GET", route }),
+    ).toBeGreaterThan(5000);
+    const s3 = "lumenslate_storage_backend_call_seconds";
+    const put = { operation: "PutObject", outcome: "ok" };
+    expect(histogramCount(after, s3, put)).toBeGreaterThan(histogramCount(before, s3, put));
+  });
+
+  it("puts the request id in every log line of a request, in the problem body and the response header", async () => {
+    const res = await fetch(`${base}/v1/buckets/${app.config.buckets.temp}/objects/none.txt`, {
+      headers: { "x-request-id": "log-check-42" },
+    });
+    expect(res.headers.get("x-request-id")).toBe("log-check-42");
+    expect((await expectProblem(res, 404, "NOT_FOUND")).requestId).toBe("log-check-42");
+    const mine = logLines.filter((line) => line.requestId === "log-check-42");
+    expect(mine.map((line) => line.msg)).toEqual(
+      expect.arrayContaining(["incoming request", "request refused", "request completed"]),
+    );
+    const requestLines = logLines.filter(
+      (line) => "req" in line || "res" in line || line.msg === "request refused",
+    );
+    expect(requestLines.length).toBeGreaterThan(3);
+    for (const line of requestLines) expect(line.requestId).toEqual(expect.any(String));
+  });
+});
