@@ -27,6 +27,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
         log.info({ changes: changes.length }, "bootstrap done");
       }
       if (signal.aborted) return;
+      // Creates the first admin key on a fresh install and prints it once, to the terminal only.
+      await app.security.start({ announce: (text) => ctx.io.stderr.write(`${text}\n`) });
       const server = await startHttpServer(app);
       log.info({ address: server.address }, "listening");
       let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
