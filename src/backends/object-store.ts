@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { Secret } from "../config/secret.ts";
 
 /**
  * The one interface every blob backend implements (S3-compatible and local filesystem). It moves
@@ -10,6 +11,36 @@ import type { Readable } from "node:stream";
 
 export const NULL_VERSION = "null";
 
+/**
+ * SSE-C (server-side encryption with a customer-provided key): the caller's AES-256 key, base64 of
+ * exactly 32 bytes, inside a Secret so it never prints. It travels with each request and is never
+ * stored: reading, stat-ing or copying the object needs the same key again. Backends send it only
+ * over TLS and refuse it otherwise; the core checks `customerKeySupport()` first for a clear error.
+ */
+export interface CustomerKeyOption {
+  sseCustomerKey?: Secret;
+}
+
+/** How SSE-C requests would reach the store: over TLS, in clear text (refused), or not at all. */
+export type CustomerKeySupport = "tls" | "plaintext" | "unsupported";
+
+/**
+ * Why an SSE-C request failed, in StorageError `details.sseCustomerKey` (never the key itself):
+ * required: the object is SSE-C encrypted and no key was sent (INVALID_ARGUMENT);
+ * mismatch: the key is not the one the object was stored with (PERMISSION_DENIED);
+ * not-applicable: a key was sent for an object that is not SSE-C encrypted (INVALID_ARGUMENT);
+ * needs-tls: the store is reached over plain HTTP (PRECONDITION_FAILED);
+ * unsupported: the backend has no SSE-C (UNSUPPORTED_OPERATION);
+ * invalid: the key is not base64 of 32 bytes, or its MD5 does not match (INVALID_ARGUMENT).
+ */
+export type CustomerKeyFailure =
+  | "required"
+  | "mismatch"
+  | "not-applicable"
+  | "needs-tls"
+  | "unsupported"
+  | "invalid";
+
 export interface ByteRange {
   /** First byte, inclusive. */
   start: number;
@@ -17,7 +48,7 @@ export interface ByteRange {
   end?: number;
 }
 
-export interface PutOptions {
+export interface PutOptions extends CustomerKeyOption {
   contentType: string;
   metadata: Record<string, string>;
   signal?: AbortSignal;
@@ -39,9 +70,11 @@ export interface ObjectHead {
   contentType: string;
   metadata: Record<string, string>;
   lastModified: Date;
+  /** Set when the object is stored with SSE-C (its bytes can only be read with the caller's key). */
+  encryption?: "SSE-C";
 }
 
-export interface GetOptions {
+export interface GetOptions extends CustomerKeyOption {
   versionId?: string;
   range?: ByteRange;
   signal?: AbortSignal;
@@ -100,6 +133,9 @@ export interface ObjectStore {
   readonly kind: "local" | "s3";
   readonly capabilities: { presign: boolean; versioning: boolean };
 
+  /** Whether SSE-C can be used, checked by the core before any byte is sent. */
+  customerKeySupport(): Promise<CustomerKeySupport>;
+
   /** Cheap reachability check for readiness probes. */
   ping(signal?: AbortSignal): Promise<void>;
 
@@ -112,12 +148,13 @@ export interface ObjectStore {
    */
   put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult>;
   get(bucket: string, key: string, options?: GetOptions): Promise<GetResult>;
-  head(bucket: string, key: string, versionId?: string): Promise<ObjectHead>;
+  head(bucket: string, key: string, versionId?: string, options?: CustomerKeyOption): Promise<ObjectHead>;
   delete(bucket: string, key: string, versionId?: string): Promise<DeleteResult>;
   list(bucket: string, options?: ListOptions): Promise<ListPage>;
+  /** Server-side copy; each side's key (SSE-C) is its own: the target is written with target's key. */
   copy(
-    source: { bucket: string; key: string; versionId?: string },
-    target: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
+    target: { bucket: string; key: string } & CustomerKeyOption,
   ): Promise<PutResult>;
   presign(bucket: string, key: string, options: PresignOptions): Promise<string>;
 

@@ -4,13 +4,18 @@ import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
 import { NULL_VERSION, type ObjectHead, type ObjectStore } from "../backends/object-store.ts";
 import type { Config } from "../config/config.ts";
-import { asStorageError, StorageError } from "../errors.ts";
+import type { Secret } from "../config/secret.ts";
+import { asStorageError, isStorageError, StorageError } from "../errors.ts";
 import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts";
+import { checkCustomerKey } from "./customer-key.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey, validateMetadata, validatePrefix } from "./keys.ts";
 import { peek } from "./peek.ts";
 import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
 import type {
+  CopySource,
+  CopyTarget,
+  CustomerKeyOptions,
   Download,
   DownloadOptions,
   ListRequest,
@@ -18,6 +23,7 @@ import type {
   ObjectInfo,
   PresignedUrl,
   PresignRequest,
+  StatOptions,
   UploadRequest,
 } from "./types.ts";
 
@@ -27,6 +33,9 @@ export type StorageSettings = Pick<
 >;
 
 const MAX_LIST_LIMIT = 1000;
+
+/** `{ sseCustomerKey }` only when there is one (exactOptionalPropertyTypes-friendly spreading). */
+const keyOption = (key: Secret | undefined): CustomerKeyOptions => (key ? { sseCustomerKey: key } : {});
 
 const toInfo = (head: ObjectHead, record: ObjectRecord | undefined): ObjectInfo => ({
   bucket: head.bucket,
@@ -38,7 +47,10 @@ const toInfo = (head: ObjectHead, record: ObjectRecord | undefined): ObjectInfo 
   metadata: head.metadata,
   lastModified: head.lastModified,
   ...(record && record.size === head.size ? { sha256: record.sha256, owner: record.owner } : {}),
+  ...(head.encryption ? { encryption: head.encryption } : {}),
 });
+
+const sseC = (key: Secret | undefined) => (key ? { encryption: "SSE-C" as const } : {});
 
 /**
  * The storage core: validates every request, streams bytes to the backend while hashing them,
@@ -85,6 +97,7 @@ export class StorageService {
         field: "sha256",
       });
     }
+    await this.#checkCustomerKey(req.sseCustomerKey, { bucket, key });
     if (!(await this.store.bucketExists(bucket))) {
       req.body.destroy();
       throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
@@ -111,6 +124,7 @@ export class StorageService {
         metadata,
         signal: req.signal,
         onProgress: req.onProgress,
+        ...keyOption(req.sseCustomerKey),
       });
     } catch (err) {
       stream.destroy();
@@ -136,7 +150,7 @@ export class StorageService {
       owner: req.owner ?? "anonymous",
     };
     await this.#recordOrCompensate(record);
-    return { ...record, lastModified: new Date() };
+    return { ...record, lastModified: new Date(), ...sseC(req.sseCustomerKey) };
   }
 
   async uploadFile(path: string, req: Omit<UploadRequest, "body">): Promise<ObjectInfo> {
@@ -169,6 +183,7 @@ export class StorageService {
         field: "range",
       });
     }
+    await this.#checkCustomerKey(options.sseCustomerKey, { bucket, key: k });
     const got = await this.store.get(bucket, k, options);
     const record = await this.index.find(bucket, k, got.head.versionId).catch((err) => {
       got.body.destroy();
@@ -204,10 +219,16 @@ export class StorageService {
     return download.info;
   }
 
-  async stat(bucket: string, key: string, versionId?: string): Promise<ObjectInfo> {
+  async stat(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: StatOptions = {},
+  ): Promise<ObjectInfo> {
     validateBucket(bucket);
     const k = validateKey(key);
-    const head = await this.store.head(bucket, k, versionId);
+    await this.#checkCustomerKey(options.sseCustomerKey, { bucket, key: k });
+    const head = await this.store.head(bucket, k, versionId, keyOption(options.sseCustomerKey));
     return toInfo(head, await this.index.find(bucket, k, head.versionId));
   }
 
@@ -218,7 +239,12 @@ export class StorageService {
   ): Promise<{ versionId?: string; deleteMarker: boolean }> {
     validateBucket(bucket);
     const k = validateKey(key);
-    await this.store.head(bucket, k, versionId); // NOT_FOUND for a missing object or version
+    // NOT_FOUND for a missing object or version. An SSE-C object answers a HEAD without its key
+    // with "key required": it exists, which is all this asks (deleting needs no key, as in S3).
+    await this.store.head(bucket, k, versionId).catch((err: unknown) => {
+      if (isStorageError(err) && err.details.sseCustomerKey === "required") return;
+      throw err;
+    });
     const result = await this.store.delete(bucket, k, versionId);
     if (versionId !== undefined) await this.index.removeVersion(bucket, k, versionId);
     else if (result.deleteMarker) await this.index.markDeleted(bucket, k);
@@ -276,20 +302,30 @@ export class StorageService {
     return { url, method: req.method, expiresAt: new Date(Date.now() + expires * 1000) };
   }
 
-  async copy(
-    source: { bucket: string; key: string; versionId?: string },
-    target: { bucket: string; key: string },
-    owner = "anonymous",
-  ): Promise<ObjectInfo> {
+  /**
+   * Server-side copy. SSE-C: source.sseCustomerKey decrypts the source; the copy is encrypted with
+   * target.sseCustomerKey, which defaults to the source's key, so a copy of an SSE-C object is never
+   * silently stored in clear.
+   */
+  async copy(source: CopySource, target: CopyTarget, owner = "anonymous"): Promise<ObjectInfo> {
     validateBucket(source.bucket);
     validateBucket(target.bucket);
-    const src = { ...source, key: validateKey(source.key, "sourceKey") };
+    const src = {
+      bucket: source.bucket,
+      key: validateKey(source.key, "sourceKey"),
+      ...(source.versionId !== undefined ? { versionId: source.versionId } : {}),
+    };
     const dst = { bucket: target.bucket, key: validateKey(target.key) };
     this.#checkExtension(dst.bucket, extensionOf(dst.key));
-    const head = await this.store.head(src.bucket, src.key, src.versionId);
+    const sourceKey = keyOption(source.sseCustomerKey);
+    const targetKey = keyOption(target.sseCustomerKey ?? source.sseCustomerKey);
+    await this.#checkCustomerKey(sourceKey.sseCustomerKey, src);
+    await this.#checkCustomerKey(targetKey.sseCustomerKey, dst);
+    const head = await this.store.head(src.bucket, src.key, src.versionId, sourceKey);
     const sourceRecord = await this.index.find(src.bucket, src.key, head.versionId);
-    const sha256 = sourceRecord?.sha256 ?? (await this.hashObject(src.bucket, src.key, head.versionId));
-    const stored = await this.store.copy(src, dst);
+    const sha256 =
+      sourceRecord?.sha256 ?? (await this.hashObject(src.bucket, src.key, head.versionId, sourceKey));
+    const stored = await this.store.copy({ ...src, ...sourceKey }, { ...dst, ...targetKey });
     const record = {
       ...dst,
       versionId: stored.versionId,
@@ -301,17 +337,28 @@ export class StorageService {
       owner,
     };
     await this.#recordOrCompensate(record);
-    return { ...record, lastModified: new Date() };
+    return { ...record, lastModified: new Date(), ...sseC(targetKey.sseCustomerKey) };
   }
 
   /** sha256 of a stored object, by reading it (for objects that reached the store around the service). */
-  async hashObject(bucket: string, key: string, versionId?: string): Promise<string> {
-    const got = await this.store.get(bucket, key, { versionId });
+  async hashObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: CustomerKeyOptions = {},
+  ): Promise<string> {
+    const got = await this.store.get(bucket, key, { versionId, ...keyOption(options.sseCustomerKey) });
     const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER });
     await pipeline(got.body, guard, async (source) => {
       for await (const _ of source);
     });
     return guard.sha256;
+  }
+
+  /** SSE-C keys are checked, and refused where the store cannot take them, before any byte moves. */
+  async #checkCustomerKey(key: Secret | undefined, context: { bucket: string; key: string }): Promise<void> {
+    if (key === undefined) return;
+    checkCustomerKey(key, await this.store.customerKeySupport(), context);
   }
 
   #checkExtension(bucket: string, extension: string): void {

@@ -1,5 +1,16 @@
 import type { Readable } from "node:stream";
 import type { ByteRange } from "../backends/object-store.ts";
+import type { Secret } from "../config/secret.ts";
+
+/**
+ * SSE-C: the caller's AES-256 key, a Secret holding base64 of 32 bytes (build it with
+ * `customerKey()` from core/customer-key.ts). Sent to the store with the request, never stored or
+ * logged. Refused with PRECONDITION_FAILED (details.sseCustomerKey "needs-tls") when the store is
+ * reached over plain HTTP, with UNSUPPORTED_OPERATION on the local backend.
+ */
+export interface CustomerKeyOptions {
+  sseCustomerKey?: Secret;
+}
 
 /** What the service knows about one object version. */
 export interface ObjectInfo {
@@ -14,9 +25,11 @@ export interface ObjectInfo {
   metadata: Record<string, string>;
   owner?: string;
   lastModified: Date;
+  /** "SSE-C" when the bytes are encrypted with a customer key (reads need the same key). */
+  encryption?: "SSE-C";
 }
 
-export interface UploadRequest {
+export interface UploadRequest extends CustomerKeyOptions {
   bucket: string;
   key: string;
   body: Readable;
@@ -32,7 +45,12 @@ export interface UploadRequest {
   onProgress?: (bytes: number) => void;
 }
 
-export interface DownloadOptions {
+/**
+ * With sseCustomerKey: a wrong key fails with PERMISSION_DENIED (details.sseCustomerKey "mismatch"),
+ * a missing key for an SSE-C object and a key for a plain object with INVALID_ARGUMENT
+ * ("required" / "not-applicable"). Ranged reads take the key too.
+ */
+export interface DownloadOptions extends CustomerKeyOptions {
   versionId?: string;
   range?: ByteRange;
   signal?: AbortSignal;
@@ -45,6 +63,21 @@ export interface Download {
   range?: { start: number; end: number };
   /** Full reads are verified against the recorded sha256: a mismatch fails the stream with DATA_CORRUPTED. */
   body: Readable;
+}
+
+export type StatOptions = CustomerKeyOptions;
+
+/** The source of a copy; its sseCustomerKey decrypts it. */
+export interface CopySource extends CustomerKeyOptions {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+/** The target of a copy; its sseCustomerKey encrypts it, and defaults to the source's key. */
+export interface CopyTarget extends CustomerKeyOptions {
+  bucket: string;
+  key: string;
 }
 
 export interface ListRequest {

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, rmSync } from "node:fs";
-import { access, constants, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { access, constants, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
  */
 
 export interface MinioServer {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT, or https://127.0.0.1:PORT when started with `certsDir`. */
   endpoint: string;
   port: number;
   accessKey: string;
@@ -161,6 +162,24 @@ function installCleanup(): void {
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
+/** The HTTP status of a GET (fetch cannot take a private CA, so https goes through node:https). */
+async function probe(url: string, ca: Buffer | undefined): Promise<number> {
+  if (!url.startsWith("https:")) {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    return response.status;
+  }
+  return new Promise((done, fail) => {
+    const req = httpsRequest(url, { ca, timeout: 2_000 }, (res) => {
+      res.resume();
+      done(res.statusCode ?? 0);
+    });
+    req.once("timeout", () => req.destroy(new Error("timed out")));
+    req.once("error", fail);
+    req.end();
+  });
+}
+
 function minioEnv(
   accessKey: string,
   secretKey: string,
@@ -196,6 +215,7 @@ class MinioProcess implements MinioServer {
   readonly #certsDir: string;
   readonly #ownedRoot: string | undefined;
   readonly #extraEnv: Record<string, string>;
+  readonly #ca: Buffer | undefined;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #tail = "";
@@ -206,18 +226,21 @@ class MinioProcess implements MinioServer {
     ownedRoot: string | undefined,
     ports: [number, number],
     extraEnv: Record<string, string> = {},
+    tls?: { certsDir: string; ca: Buffer },
   ) {
     this.#binary = binary;
     this.#extraEnv = extraEnv;
     this.dataDir = dataDir;
     this.#ownedRoot = ownedRoot;
     [this.port, this.#consolePort] = ports;
-    this.endpoint = `http://127.0.0.1:${this.port}`;
+    this.endpoint = `${tls ? "https" : "http"}://127.0.0.1:${this.port}`;
     this.accessKey = "lumenslate-test";
     this.secretKey = randomBytes(24).toString("base64url");
     const parent = dirname(dataDir);
     this.logFile = join(parent, `${basename(dataDir)}-minio.log`);
-    this.#certsDir = join(parent, `${basename(dataDir)}-certs`);
+    // Without TLS the certs dir is an empty path beside the data, so MinIO serves plain HTTP.
+    this.#certsDir = tls?.certsDir ?? join(parent, `${basename(dataDir)}-certs`);
+    this.#ca = tls?.ca;
   }
 
   /** The last few KB MinIO printed, for error messages. */
@@ -276,12 +299,9 @@ class MinioProcess implements MinioServer {
       }
       // /minio/health/live answers before the S3 API works; /cluster waits for write quorum.
       try {
-        const response = await fetch(`${this.endpoint}/minio/health/cluster`, {
-          signal: AbortSignal.timeout(2_000),
-        });
-        await response.body?.cancel();
-        if (response.status === 200) return;
-        lastStatus = `HTTP ${response.status}`;
+        const status = await probe(`${this.endpoint}/minio/health/cluster`, this.#ca);
+        if (status === 200) return;
+        lastStatus = `HTTP ${status}`;
       } catch (err) {
         lastStatus = err instanceof Error ? err.message : String(err);
       }
@@ -334,18 +354,23 @@ class MinioProcess implements MinioServer {
  * Starts a MinIO server on random free loopback ports (S3 API and console) and waits until it
  * serves S3. Without `dataDir` it uses a fresh temp dir, which `destroy()` removes. `env` adds
  * MINIO_* settings on top of the harness's own (e.g. an audit webhook target).
+ *
+ * `certsDir` serves TLS: MinIO reads `public.crt` + `private.key` from it (its `--certs-dir`), the
+ * endpoint becomes https and the readiness probe trusts `ca` (PEM; default: `<certsDir>/CAs/ca.crt`,
+ * else `public.crt` itself for a self-signed certificate). The caller keeps and removes certsDir.
  */
 export async function startMinio(
-  options: { dataDir?: string; env?: Record<string, string> } = {},
+  options: { dataDir?: string; env?: Record<string, string>; certsDir?: string; ca?: Buffer | string } = {},
 ): Promise<MinioServer> {
   const binary = await findMinioBinary();
+  const tls = options.certsDir ? await tlsSettings(options.certsDir, options.ca) : undefined;
   const ownedRoot = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), "lumenslate-minio-"));
   if (ownedRoot) tempRoots.add(ownedRoot);
   const dataDir = options.dataDir ? resolve(options.dataDir) : join(ownedRoot ?? "", "data");
   await mkdir(dataDir, { recursive: true });
   for (let attempt = 1; ; attempt++) {
     const [port = 0, consolePort = 0] = await freePorts(2);
-    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort], options.env);
+    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort], options.env, tls);
     try {
       await server.start();
       return server;
@@ -360,4 +385,14 @@ export async function startMinio(
       }
     }
   }
+}
+
+async function tlsSettings(
+  certsDir: string,
+  ca: Buffer | string | undefined,
+): Promise<{ certsDir: string; ca: Buffer }> {
+  const dir = resolve(certsDir);
+  if (ca !== undefined) return { certsDir: dir, ca: Buffer.from(ca) };
+  const bundled = await readFile(join(dir, "CAs", "ca.crt")).catch(() => undefined);
+  return { certsDir: dir, ca: bundled ?? (await readFile(join(dir, "public.crt"))) };
 }

@@ -5,6 +5,8 @@ import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { StorageError } from "../../errors.ts";
 import {
+  type CustomerKeyOption,
+  type CustomerKeySupport,
   type DeleteResult,
   type GetOptions,
   type GetResult,
@@ -25,6 +27,17 @@ import { paginate, readAllMeta } from "./listing.ts";
 import { type ObjectMeta, readMeta } from "./meta-file.ts";
 import { resolveRange } from "./range.ts";
 import { commitStaged, removeObject, stageToTemp } from "./write-path.ts";
+
+/** No SSE-C here: a customer key is refused rather than ignored (the bytes would sit unencrypted). */
+function refuseCustomerKey(options: CustomerKeyOption | undefined, context: { bucket: string; key: string }) {
+  if (options?.sseCustomerKey) {
+    throw new StorageError(
+      "UNSUPPORTED_OPERATION",
+      "The local storage backend does not support customer-provided keys (SSE-C).",
+      { ...context, sseCustomerKey: "unsupported" },
+    );
+  }
+}
 
 // Leftover temp files older than this (from a crash) are removed when the store starts.
 const STALE_TMP_MS = 24 * 60 * 60 * 1000;
@@ -55,6 +68,10 @@ export class LocalStore implements ObjectStore {
       throw fromFsError(err);
     });
     return this.#ready;
+  }
+
+  async customerKeySupport(): Promise<CustomerKeySupport> {
+    return "unsupported";
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -90,6 +107,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult> {
+    refuseCustomerKey(options, { bucket, key });
     validateKey(bucket, key);
     await this.#requireBucket(bucket);
     await this.init();
@@ -106,6 +124,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async get(bucket: string, key: string, options: GetOptions = {}): Promise<GetResult> {
+    refuseCustomerKey(options, { bucket, key });
     this.#checkVersion(bucket, key, options.versionId);
     const { meta, handle } = await this.#openData(bucket, key);
     try {
@@ -122,7 +141,13 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async head(bucket: string, key: string, versionId?: string): Promise<ObjectHead> {
+  async head(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options?: CustomerKeyOption,
+  ): Promise<ObjectHead> {
+    refuseCustomerKey(options, { bucket, key });
     this.#checkVersion(bucket, key, versionId);
     return this.#head(bucket, await this.#meta(bucket, key));
   }
@@ -148,9 +173,11 @@ export class LocalStore implements ObjectStore {
   }
 
   async copy(
-    source: { bucket: string; key: string; versionId?: string },
-    target: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
+    target: { bucket: string; key: string } & CustomerKeyOption,
   ): Promise<PutResult> {
+    refuseCustomerKey(source, source);
+    refuseCustomerKey(target, target);
     this.#checkVersion(source.bucket, source.key, source.versionId);
     validateKey(target.bucket, target.key);
     await this.#requireBucket(target.bucket);
@@ -169,7 +196,7 @@ export class LocalStore implements ObjectStore {
       await commitStaged(this.#layout, this.#locks, target, staged, meta);
     } catch (err) {
       await rm(staged.tmp, { force: true }).catch(() => {});
-      throw fromFsError(err, target);
+      throw fromFsError(err, { bucket: target.bucket, key: target.key });
     }
     return { etag: staged.etag, versionId: NULL_VERSION };
   }

@@ -14,7 +14,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { Secret } from "../../config/secret.ts";
+import type { StorageError } from "../../errors.ts";
 import {
+  type CustomerKeyOption,
+  type CustomerKeySupport,
   type DeleteResult,
   type GetOptions,
   type GetResult,
@@ -28,7 +32,17 @@ import {
   type PutOptions,
   type PutResult,
 } from "../object-store.ts";
+import { tlsFailure } from "./client.ts";
+import {
+  copySourceKeyParams,
+  customerKeyError,
+  customerKeyParams,
+  readFailure,
+  withoutRequest,
+} from "./customer-keys.ts";
 import { fromS3Error } from "./errors.ts";
+
+type Context = { bucket?: string; key?: string; versionId?: string };
 
 export interface S3StoreOptions {
   /** Multipart part size in bytes (memory per in-flight part). */
@@ -44,16 +58,36 @@ const copySource = (bucket: string, key: string, versionId?: string) =>
 
 const parseTotal = (contentRange: string | undefined) => Number(contentRange?.split("/")[1] ?? Number.NaN);
 
+/** SDK error → StorageError: TLS trouble first (the SDK's own mapping would call it INTERNAL), then S3. */
+const toStorageError = (err: unknown, context: Context): StorageError =>
+  tlsFailure(err) ?? fromS3Error(err, context);
+
+/** For requests that read an existing object: SSE-C refusals get their own clear errors. */
+const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: boolean): StorageError => {
+  const cause = anyKey ? withoutRequest(err) : err;
+  const failure = readFailure(cause, keySent);
+  return failure ? customerKeyError(failure, context, cause) : toStorageError(cause, context);
+};
+
 /** ObjectStore over any S3-compatible service (MinIO, AWS S3, GCS interop) with the AWS SDK v3. */
 export class S3Store implements ObjectStore {
   readonly kind = "s3" as const;
   readonly capabilities = { presign: true, versioning: true };
   readonly client: S3Client;
   readonly #options: S3StoreOptions;
+  #support: Promise<CustomerKeySupport> | undefined;
 
   constructor(client: S3Client, options: S3StoreOptions) {
     this.client = client;
     this.#options = options;
+  }
+
+  /** SSE-C keys go only over TLS: an https endpoint (or none, where the SDK always uses https). */
+  customerKeySupport(): Promise<CustomerKeySupport> {
+    this.#support ??= Promise.resolve(this.client.config.endpoint?.()).then((endpoint) =>
+      !endpoint || endpoint.protocol === "https:" ? "tls" : "plaintext",
+    );
+    return this.#support;
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -62,7 +96,7 @@ export class S3Store implements ObjectStore {
         abortSignal: signal,
       });
     } catch (err) {
-      const mapped = fromS3Error(err, {});
+      const mapped = toStorageError(err, {});
       if (mapped.code !== "NOT_FOUND") throw mapped;
     }
   }
@@ -72,7 +106,7 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
       return true;
     } catch (err) {
-      const mapped = fromS3Error(err, { bucket });
+      const mapped = toStorageError(err, { bucket });
       if (mapped.code === "NOT_FOUND") return false;
       throw mapped;
     }
@@ -83,6 +117,9 @@ export class S3Store implements ObjectStore {
   }
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult> {
+    await this.#requireTls(options.sseCustomerKey, { bucket, key });
+    // lib-storage spreads these params into CreateMultipartUpload, every UploadPart and Complete,
+    // so the SSE-C headers reach each part of a multipart upload.
     const upload = new Upload({
       client: this.client,
       params: {
@@ -91,6 +128,7 @@ export class S3Store implements ObjectStore {
         Body: body,
         ContentType: options.contentType,
         Metadata: options.metadata,
+        ...customerKeyParams(options.sseCustomerKey),
       },
       partSize: this.#options.partSize,
       queueSize: this.#options.queueSize,
@@ -109,7 +147,7 @@ export class S3Store implements ObjectStore {
       const result = await upload.done();
       return { etag: result.ETag ?? "", versionId: result.VersionId ?? NULL_VERSION };
     } catch (err) {
-      throw fromS3Error(err, { bucket, key });
+      throw toStorageError(options.sseCustomerKey ? withoutRequest(err) : err, { bucket, key });
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
@@ -117,12 +155,21 @@ export class S3Store implements ObjectStore {
 
   async get(bucket: string, key: string, options: GetOptions = {}): Promise<GetResult> {
     const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ""}` : undefined;
-    const out = await this.#wrap(
+    const context = { bucket, key, versionId: options.versionId };
+    await this.#requireTls(options.sseCustomerKey, context);
+    const out = await this.#read(
       this.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: options.versionId, Range: range }),
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          VersionId: options.versionId,
+          Range: range,
+          ...customerKeyParams(options.sseCustomerKey),
+        }),
         { abortSignal: options.signal },
       ),
-      { bucket, key, versionId: options.versionId },
+      context,
+      options.sseCustomerKey,
     );
     const body = out.Body as Readable;
     const contentLength = out.ContentLength ?? 0;
@@ -136,20 +183,32 @@ export class S3Store implements ObjectStore {
       contentType: out.ContentType ?? "application/octet-stream",
       metadata: out.Metadata ?? {},
       lastModified: out.LastModified ?? new Date(0),
+      ...(out.SSECustomerAlgorithm ? { encryption: "SSE-C" as const } : {}),
     };
     if (!options.range) return { head, contentLength, body };
     const start = options.range.start;
     return { head, contentLength, body, range: { start, end: start + contentLength - 1 } };
   }
 
-  async head(bucket: string, key: string, versionId?: string): Promise<ObjectHead> {
-    const out = await this.#wrap(
-      this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })),
-      {
-        bucket,
-        key,
-        versionId,
-      },
+  async head(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: CustomerKeyOption = {},
+  ): Promise<ObjectHead> {
+    const context = { bucket, key, versionId };
+    await this.#requireTls(options.sseCustomerKey, context);
+    const out = await this.#read(
+      this.client.send(
+        new HeadObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          VersionId: versionId,
+          ...customerKeyParams(options.sseCustomerKey),
+        }),
+      ),
+      context,
+      options.sseCustomerKey,
     );
     return {
       bucket,
@@ -160,6 +219,7 @@ export class S3Store implements ObjectStore {
       contentType: out.ContentType ?? "application/octet-stream",
       metadata: out.Metadata ?? {},
       lastModified: out.LastModified ?? new Date(0),
+      ...(out.SSECustomerAlgorithm ? { encryption: "SSE-C" as const } : {}),
     };
   }
 
@@ -204,19 +264,25 @@ export class S3Store implements ObjectStore {
   }
 
   async copy(
-    source: { bucket: string; key: string; versionId?: string },
-    target: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
+    target: { bucket: string; key: string } & CustomerKeyOption,
   ): Promise<PutResult> {
-    const out = await this.#wrap(
+    const context = { bucket: source.bucket, key: source.key, versionId: source.versionId };
+    await this.#requireTls(source.sseCustomerKey ?? target.sseCustomerKey, context);
+    const out = await this.#read(
       this.client.send(
         new CopyObjectCommand({
           Bucket: target.bucket,
           Key: target.key,
           CopySource: copySource(source.bucket, source.key, source.versionId),
           MetadataDirective: "COPY",
+          ...copySourceKeyParams(source.sseCustomerKey),
+          ...customerKeyParams(target.sseCustomerKey),
         }),
       ),
-      { bucket: source.bucket, key: source.key, versionId: source.versionId },
+      context,
+      source.sseCustomerKey,
+      target.sseCustomerKey,
     );
     return { etag: out.CopyObjectResult?.ETag ?? "", versionId: out.VersionId ?? NULL_VERSION };
   }
@@ -229,7 +295,7 @@ export class S3Store implements ObjectStore {
     try {
       return await getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
     } catch (err) {
-      throw fromS3Error(err, { bucket, key });
+      throw toStorageError(err, { bucket, key });
     }
   }
 
@@ -274,14 +340,28 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
   }
 
-  async #wrap<T>(
-    pending: Promise<T>,
-    context: { bucket?: string; key?: string; versionId?: string },
-  ): Promise<T> {
+  async #wrap<T>(pending: Promise<T>, context: Context): Promise<T> {
     try {
       return await pending;
     } catch (err) {
-      throw fromS3Error(err, context);
+      throw toStorageError(err, context);
     }
+  }
+
+  /**
+   * #wrap for requests on an existing object, where S3 may refuse the SSE-C part. `readKey` is the
+   * key sent for the object read; `otherKey` another key the request carried (a copy's target).
+   */
+  async #read<T>(pending: Promise<T>, context: Context, readKey?: Secret, otherKey?: Secret): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      throw toReadError(err, context, readKey !== undefined, Boolean(readKey ?? otherKey));
+    }
+  }
+
+  /** Never sends a customer key in clear text, even if a caller skipped the core's check. */
+  async #requireTls(key: Secret | undefined, context: Context): Promise<void> {
+    if (key && (await this.customerKeySupport()) !== "tls") throw customerKeyError("needs-tls", context);
   }
 }
