@@ -76,6 +76,10 @@ describe("loadConfig", () => {
     [{ STORAGE_BACKEND: "minio" }, /MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required/],
     [{ STORAGE_MULTIPART_PART_SIZE: "1MB" }, /at least 5MiB/],
     [{ STORAGE_BUCKET_POLICIES: "proto-files" }, /bucket=template/],
+    [
+      { ...minio, MINIO_SECURE: "true", MINIO_ENDPOINT: "http://minio:9000" },
+      /MINIO_SECURE=true contradicts/,
+    ],
   ])("refuses %j with a message naming the variable", (env, message) => {
     const error = thrown(() => loadConfig(env));
     expect(error).toBeInstanceOf(ConfigError);

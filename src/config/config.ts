@@ -222,6 +222,11 @@ export interface BucketNames {
 export type Config = ReturnType<typeof buildConfig>;
 
 function endpointUrl(raw: string | undefined, secure: boolean, flavour: S3Flavour): string | undefined {
+  if (raw && secure && raw.startsWith("http://")) {
+    throw new ConfigError(
+      "Invalid configuration: MINIO_SECURE=true contradicts an http:// MINIO_ENDPOINT; use https:// or host:port",
+    );
+  }
   if (raw) return /^https?:\/\//.test(raw) ? raw : `${secure ? "https" : "http"}://${raw}`;
   if (flavour === "minio") return `${secure ? "https" : "http"}://localhost:9000`;
   if (flavour === "gcs") return "https://storage.googleapis.com";
