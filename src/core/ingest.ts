@@ -1,6 +1,6 @@
-import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { StorageError } from "../errors.ts";
+import { StreamingSha256 } from "./sha256.ts";
 
 export interface IngestLimits {
   maxBytes: number;
@@ -15,7 +15,7 @@ export interface IngestLimits {
  * uploads from being committed.
  */
 export class IngestGuard extends Transform {
-  readonly #hash: Hash = createHash("sha256");
+  readonly #hash = new StreamingSha256();
   readonly #limits: IngestLimits;
   #bytes = 0;
   #sha256: string | undefined;
@@ -50,17 +50,20 @@ export class IngestGuard extends Transform {
       callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
       return;
     }
-    this.#hash.update(chunk);
-    callback(null, chunk);
+    passOn(this.#hash.update(chunk), chunk, callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    const { expectedSize, expectedSha256 } = this.#limits;
+    const { expectedSize } = this.#limits;
     if (expectedSize !== undefined && this.#bytes !== expectedSize) {
       callback(sizeMismatch(expectedSize, String(this.#bytes)));
       return;
     }
-    const digest = this.#hash.digest("hex");
+    this.#hash.digest().then((digest) => this.#finish(digest, callback), callback);
+  }
+
+  #finish(digest: string, callback: TransformCallback): void {
+    const { expectedSha256 } = this.#limits;
     if (expectedSha256 !== undefined && digest !== expectedSha256.toLowerCase()) {
       callback(
         new StorageError(
@@ -78,6 +81,12 @@ export class IngestGuard extends Transform {
   }
 }
 
+/** Hands the chunk on now, or once the hasher has caught up (backpressure). */
+function passOn(wait: Promise<void> | undefined, chunk: Buffer, callback: TransformCallback): void {
+  if (wait) wait.then(() => callback(null, chunk), callback);
+  else callback(null, chunk);
+}
+
 const sizeMismatch = (expected: number, got: string) =>
   new StorageError("PRECONDITION_FAILED", `The content is ${got} bytes, but ${expected} were announced.`, {
     field: "size",
@@ -85,7 +94,7 @@ const sizeMismatch = (expected: number, got: string) =>
 
 /** Pass-through that verifies a full download against its recorded sha256 and size. */
 export class VerifyingStream extends Transform {
-  readonly #hash: Hash = createHash("sha256");
+  readonly #hash = new StreamingSha256();
   readonly #expected: { sha256: string; size: number; bucket: string; key: string };
   #bytes = 0;
 
@@ -96,13 +105,16 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
-    this.#hash.update(chunk);
-    callback(null, chunk);
+    passOn(this.#hash.update(chunk), chunk, callback);
   }
 
   override _flush(callback: TransformCallback): void {
+    this.#hash.digest().then((digest) => this.#finish(digest, callback), callback);
+  }
+
+  #finish(digest: string, callback: TransformCallback): void {
     const { sha256, size, bucket, key } = this.#expected;
-    if (this.#bytes !== size || this.#hash.digest("hex") !== sha256) {
+    if (this.#bytes !== size || digest !== sha256) {
       callback(
         new StorageError(
           "DATA_CORRUPTED",

@@ -18,7 +18,7 @@ export function createS3Client(s3: Config["s3"]): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: s3.maxSockets, keepAliveMsecs: 10_000 };
   const ca = s3.caFile ? readCa(s3.caFile) : undefined;
   const awsLike = s3.flavour === "s3";
-  return new S3Client({
+  const client = new S3Client({
     region: s3.flavour === "gcs" ? "auto" : s3.region,
     endpoint: s3.endpoint,
     forcePathStyle: !awsLike,
@@ -37,6 +37,8 @@ export function createS3Client(s3: Config["s3"]): S3Client {
       requestTimeout: 120_000,
     }),
   });
+  useUnsignedPayloads(client);
+  return client;
 }
 
 /** Read once at start-up (the client is built synchronously); names the variable, never the contents. */
@@ -97,4 +99,25 @@ export function tlsFailure(err: unknown): StorageError | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+const PAYLOAD_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
+
+/**
+ * Object bytes are sent with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (what the SDK does over
+ * https anyway): over plain http the SDK would otherwise hash every part just to sign it, a second
+ * full sha256 pass on the event loop. Integrity is not lost: the service hashes every byte itself
+ * and verifies that sha256 on every full read.
+ */
+export function useUnsignedPayloads(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (request?.headers && PAYLOAD_COMMANDS.has(context.commandName ?? "")) {
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      }
+      return next(args);
+    },
+    { step: "build", name: "lumenslateUnsignedPayload", override: true },
+  );
 }

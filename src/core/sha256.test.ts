@@ -1,0 +1,44 @@
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { StreamingSha256 } from "./sha256.ts";
+
+const MiB = 1024 * 1024;
+const reference = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+async function hashInChunks(data: Buffer, chunkSize: (i: number) => number): Promise<string> {
+  const hash = new StreamingSha256();
+  let offset = 0;
+  for (let i = 0; offset < data.length; i++) {
+    const n = Math.max(1, chunkSize(i));
+    await hash.update(data.subarray(offset, offset + n));
+    offset += n;
+  }
+  return hash.digest();
+}
+
+describe("StreamingSha256", () => {
+  it.each([0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 17])("matches node:crypto for %i bytes", async (size) => {
+    const data = randomBytes(size);
+    expect(await hashInChunks(data, (i) => [65536, 1, 4096, 777_777][i % 4] ?? 1)).toBe(reference(data));
+  });
+
+  it("keeps concurrent hashes apart and applies backpressure on large inputs", async () => {
+    const a = randomBytes(40 * MiB);
+    const b = randomBytes(5 * MiB);
+    const [ha, hb] = await Promise.all([hashInChunks(a, () => 8 * MiB), hashInChunks(b, () => 64 * 1024)]);
+    expect(ha).toBe(reference(a));
+    expect(hb).toBe(reference(b));
+  });
+
+  it("does not care that callers reuse their chunk buffers after update", async () => {
+    const hash = new StreamingSha256();
+    const chunk = Buffer.alloc(700 * 1024);
+    const expected = createHash("sha256");
+    for (let i = 0; i < 10; i++) {
+      chunk.fill(i);
+      expected.update(chunk);
+      await hash.update(chunk);
+    }
+    expect(await hash.digest()).toBe(expected.digest("hex"));
+  });
+});

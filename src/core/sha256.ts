@@ -1,0 +1,138 @@
+import { createHash } from "node:crypto";
+import { Worker } from "node:worker_threads";
+
+/**
+ * sha256 that runs beside the event loop. Hashing costs about as much CPU as moving the bytes, and
+ * the event loop is what limits throughput, so large streams are hashed on a worker thread: the
+ * loop only copies each chunk into a 1 MiB batch and posts it (transferred, not cloned). Small
+ * objects never leave the loop: the first MiB is kept and hashed inline if the stream ends there.
+ */
+
+const BATCH = 1024 * 1024;
+/** Bytes posted but not yet hashed before `update` asks the caller to wait. */
+const MAX_IN_FLIGHT = 32 * BATCH;
+
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const jobs = new Map();
+parentPort.on("message", (m) => {
+  let hash = jobs.get(m.id);
+  if (!hash) { hash = createHash("sha256"); jobs.set(m.id, hash); }
+  if (m.data) { hash.update(new Uint8Array(m.data, 0, m.length)); parentPort.postMessage({ id: m.id, ack: m.length }); }
+  if (m.done) { jobs.delete(m.id); parentPort.postMessage({ id: m.id, hex: hash.digest("hex") }); }
+});
+`;
+
+interface Job {
+  onAck(bytes: number): void;
+  onDigest(hex: string): void;
+  onFail(err: Error): void;
+}
+
+let worker: Worker | undefined;
+let nextId = 1;
+const jobs = new Map<number, Job>();
+
+function sharedWorker(): Worker {
+  if (worker) return worker;
+  const w = new Worker(WORKER_SOURCE, { eval: true });
+  w.unref(); // never keeps the process alive
+  w.on("message", (m: { id: number; ack?: number; hex?: string }) => {
+    const job = jobs.get(m.id);
+    if (!job) return;
+    if (m.ack !== undefined) job.onAck(m.ack);
+    if (m.hex !== undefined) {
+      jobs.delete(m.id);
+      job.onDigest(m.hex);
+    }
+  });
+  w.on("error", (err) => {
+    // Should never happen; fail every hash in progress rather than leave a caller waiting.
+    worker = undefined;
+    for (const job of jobs.values()) job.onFail(err);
+    jobs.clear();
+  });
+  worker = w;
+  return w;
+}
+
+export class StreamingSha256 {
+  #batch = Buffer.allocUnsafeSlow(BATCH);
+  #filled = 0;
+  #id: number | undefined;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #digest: Promise<string> | undefined;
+  #resolveDigest: ((hex: string) => void) | undefined;
+  #rejectDigest: ((err: Error) => void) | undefined;
+  #failure: Error | undefined;
+
+  /** Adds bytes; resolves at once unless too much is waiting for the worker (then when it caught up). */
+  update(chunk: Uint8Array): Promise<void> | undefined {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#filled === BATCH) this.#post(false);
+      const n = Math.min(BATCH - this.#filled, chunk.length - offset);
+      this.#batch.set(chunk.subarray(offset, offset + n), this.#filled);
+      this.#filled += n;
+      offset += n;
+    }
+    if (this.#inFlight <= MAX_IN_FLIGHT) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+
+  /** Hex digest of everything added. */
+  digest(): Promise<string> {
+    if (this.#digest) return this.#digest;
+    if (this.#id === undefined) {
+      // Never left the event loop: a small object.
+      this.#digest = Promise.resolve(
+        createHash("sha256").update(this.#batch.subarray(0, this.#filled)).digest("hex"),
+      );
+    } else {
+      this.#digest = new Promise<string>((resolve, reject) => {
+        this.#resolveDigest = resolve;
+        this.#rejectDigest = reject;
+        if (this.#failure) reject(this.#failure);
+      });
+      this.#post(true);
+    }
+    return this.#digest;
+  }
+
+  #post(done: boolean): void {
+    const w = sharedWorker();
+    if (this.#id === undefined) {
+      this.#id = nextId++;
+      jobs.set(this.#id, {
+        onAck: (bytes) => {
+          this.#inFlight -= bytes;
+          if (this.#inFlight <= MAX_IN_FLIGHT / 2 && this.#drained) {
+            const resume = this.#drained;
+            this.#drained = undefined;
+            resume();
+          }
+        },
+        onDigest: (hex) => this.#resolveDigest?.(hex),
+        onFail: (err) => {
+          this.#failure = err;
+          this.#rejectDigest?.(err);
+          this.#drained?.();
+        },
+      });
+    }
+    if (this.#filled === 0) {
+      w.postMessage({ id: this.#id, done });
+      return;
+    }
+    // The batch's memory moves to the worker (no copy); a fresh one takes its place.
+    const data = this.#batch.buffer;
+    this.#inFlight += this.#filled;
+    w.postMessage({ id: this.#id, data, length: this.#filled, done }, [data]);
+    this.#batch = Buffer.allocUnsafeSlow(BATCH);
+    this.#filled = 0;
+  }
+}
