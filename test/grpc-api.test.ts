@@ -1,13 +1,13 @@
 import { Readable } from "node:stream";
-import { status } from "@grpc/grpc-js";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metadata, status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
 import { ERROR_CODES } from "../src/errors.ts";
 import { RateLimiter } from "../src/security/rate-limit.ts";
-import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
+import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { collect, sha256Of } from "./support/data.ts";
+import { type GrpcHarness, issueToken, startGrpc } from "./support/grpc.ts";
 
 /** Resolves with the StorageClientError a promise rejects with (and fails if it resolves). */
 async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
@@ -30,31 +30,35 @@ async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<un
 }
 
 describe("gRPC API (TypeScript client)", () => {
+  let h: GrpcHarness;
   let app: TestApp;
-  let server: GrpcServer;
   let client: StorageClient;
   let bucket: string;
-  const logLines: Record<string, unknown>[] = [];
+  let logLines: Record<string, unknown>[];
+  /** The admin key as call metadata, for calls made through the generated client directly. */
+  const authorized = () => {
+    const metadata = new Metadata();
+    metadata.set("authorization", `Bearer ${h.adminToken}`);
+    return metadata;
+  };
 
   beforeAll(async () => {
-    app = await createTestApp("minio", { RATE_LIMIT_ENABLED: "false" });
-    const logger = pino(
-      { level: "debug" },
-      { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
-    );
-    server = await startGrpcServer(app, { host: "127.0.0.1", port: 0, logger });
-    client = connect(`127.0.0.1:${server.port}`);
+    h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    ({ app, client } = h);
+    logLines = h.logs.lines;
     bucket = app.config.buckets.temp;
   });
   afterAll(async () => {
-    client?.close();
-    await server?.close(1);
-    await app?.dispose();
+    await h?.close();
+    h?.logs.expectNoSecrets([...h.secrets, inject("minio").secretKey]);
   });
 
   it("pages through 2,500 keys with page tokens, disjoint and complete", async () => {
     const keys = Array.from({ length: 2500 }, (_, i) => `many/${String(i).padStart(4, "0")}.txt`);
-    await bounded(keys, 16, (objectName) => client.upload(objectName, { bucket, objectName }));
+    // Stored through the core rather than 2,500 gRPC uploads (each audited): listing is what is tested here.
+    await bounded(keys, 16, (objectName) =>
+      app.service.upload({ bucket, key: objectName, body: Readable.from([Buffer.from(objectName)]) }),
+    );
     for (const pageSize of [1000, 300]) {
       const seen: string[] = [];
       let pageToken: string | undefined;
@@ -201,7 +205,7 @@ describe("gRPC API (TypeScript client)", () => {
       await expectError(client.list({ bucket, pageSize: 5000 }), "INVALID_ARGUMENT", status.INVALID_ARGUMENT);
       // A stream that starts with bytes instead of the header, straight through the generated client.
       const noHeader = new Promise((resolve, reject) => {
-        const call = client.raw.uploadFile((e, r) => (e ? reject(e) : resolve(r)));
+        const call = client.raw.uploadFile(authorized(), (e, r) => (e ? reject(e) : resolve(r)));
         call.write({ chunk: Buffer.from("bytes first") });
         call.end();
       }).catch((e: unknown) =>
@@ -305,12 +309,12 @@ describe("gRPC API (TypeScript client)", () => {
     });
   });
 
-  it("RESOURCE_EXHAUSTED with a retry hint once a peer's budget is spent (RATE_LIMITED)", async () => {
+  it("RESOURCE_EXHAUSTED with a retry hint once a key's budget is spent (RATE_LIMITED)", async () => {
     const limited = await startGrpcServer(
       { ...app, rateLimiter: new RateLimiter({ enabled: true, requests: 2, windowSeconds: 60 }) },
       { host: "127.0.0.1", port: 0 },
     );
-    const limitedClient = connect(`127.0.0.1:${limited.port}`);
+    const limitedClient = connect(`127.0.0.1:${limited.port}`, { token: h.adminToken });
     try {
       await failure(limitedClient.stat({ bucket, objectName: "nope.txt" })); // NOT_FOUND, but counted
       await failure(limitedClient.stat({ bucket, objectName: "nope.txt" }));
@@ -359,7 +363,7 @@ describe("gRPC API (TypeScript client)", () => {
     ]);
     // A made-up id when the caller sends none, echoed back in the response headers.
     const echoed = await new Promise<string | undefined>((resolve, reject) => {
-      const call = client.raw.statFile({ bucket, objectName: "logged.bin" }, (err) =>
+      const call = client.raw.statFile({ bucket, objectName: "logged.bin" }, authorized(), (err) =>
         err ? reject(err) : undefined,
       );
       call.on("metadata", (metadata) => resolve(metadata.get("x-request-id")[0] as string | undefined));
@@ -381,7 +385,9 @@ describe("gRPC API on the local backend", () => {
   it("UNIMPLEMENTED for presigned URLs, which need S3 (UNSUPPORTED_OPERATION)", async () => {
     const app = await createTestApp("local");
     const server = await startGrpcServer(app, { host: "127.0.0.1", port: 0 });
-    const client = connect(`127.0.0.1:${server.port}`);
+    const client = connect(`127.0.0.1:${server.port}`, {
+      token: await issueToken(app, "local-admin", ["*:admin"]),
+    });
     try {
       const err = await failure(
         client.getUrl({ bucket: app.config.buckets.temp, objectName: "a.txt", method: "PUT" }),

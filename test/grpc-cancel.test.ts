@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { connect as connectHttp2 } from "node:http2";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
 import { storagePackageDefinition } from "../src/transports/grpc/definition.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
-import { createTestApp, type TestApp } from "./support/app.ts";
+import type { TestApp } from "./support/app.ts";
 import { digestStream, randomSource } from "./support/data.ts";
+import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 
 const MiB = 1024 * 1024;
 
@@ -37,27 +37,23 @@ const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 20
 };
 
 describe("gRPC cancellation, deadlines and shutdown", () => {
+  let h: GrpcHarness;
   let app: TestApp;
   let server: GrpcServer;
   let client: StorageClient;
   let bucket: string;
-  const logLines: Record<string, unknown>[] = [];
+  let logLines: Record<string, unknown>[];
 
   beforeAll(async () => {
     // 5 MiB parts, so 10 MiB into an upload the multipart upload exists and has parts.
-    app = await createTestApp("minio", { RATE_LIMIT_ENABLED: "false", STORAGE_MULTIPART_PART_SIZE: "5MiB" });
-    const logger = pino(
-      { level: "info" },
-      { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
-    );
-    server = await startGrpcServer(app, { host: "127.0.0.1", port: 0, logger });
-    client = connect(`127.0.0.1:${server.port}`);
+    h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false", STORAGE_MULTIPART_PART_SIZE: "5MiB" } });
+    ({ app, server, client } = h);
+    logLines = h.logs.lines;
     bucket = app.config.buckets.temp;
   });
   afterAll(async () => {
-    client?.close();
-    await server?.close(1);
-    await app?.dispose();
+    await h?.close();
+    h?.logs.expectNoSecrets(h.secrets);
   });
 
   /** No object, no incomplete multipart upload and no index row for the key. */
@@ -162,6 +158,7 @@ describe("gRPC cancellation, deadlines and shutdown", () => {
         te: "trailers",
         "grpc-timeout": "2S",
         "x-request-id": key,
+        authorization: `Bearer ${h.adminToken}`,
       });
       const grpcStatus = new Promise<string | undefined>((resolve) => {
         const pick = (headers: Record<string, unknown>) => {
@@ -193,7 +190,7 @@ describe("gRPC cancellation, deadlines and shutdown", () => {
     const sha256 = await source.sha256;
 
     const own = await startGrpcServer(app, { host: "127.0.0.1", port: 0 });
-    const ownClient = connect(`127.0.0.1:${own.port}`);
+    const ownClient = connect(`127.0.0.1:${own.port}`, { token: h.adminToken });
     try {
       const download = await ownClient.downloadStream({ bucket, objectName: "shutdown/data.bin" });
       const stalled = stallingBody(10 * MiB);

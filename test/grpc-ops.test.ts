@@ -13,9 +13,9 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type StorageClient } from "../src/client/index.ts";
-import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
-import { createTestApp, type TestApp } from "./support/app.ts";
+import type { StorageClient } from "../src/client/index.ts";
+import type { TestApp } from "./support/app.ts";
+import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 
 const REFLECTION_PROTO = fileURLToPath(
@@ -52,8 +52,8 @@ function reflect(client: Reflection, request: Record<string, unknown>): Promise<
 
 describe("gRPC server reflection and health", () => {
   let minio: MinioServer;
+  let h: GrpcHarness;
   let app: TestApp;
-  let server: GrpcServer;
   let address: string;
   let reflection: Reflection;
   let health: Health;
@@ -62,17 +62,15 @@ describe("gRPC server reflection and health", () => {
   beforeAll(async () => {
     // A private MinIO, so stopping it does not disturb the suites sharing the other one.
     minio = await startMinio();
-    app = await createTestApp("minio", {
-      MINIO_ENDPOINT: minio.endpoint,
-      MINIO_ACCESS_KEY: minio.accessKey,
-      MINIO_SECRET_KEY: minio.secretKey,
+    h = await startGrpc({
+      env: {
+        MINIO_ENDPOINT: minio.endpoint,
+        MINIO_ACCESS_KEY: minio.accessKey,
+        MINIO_SECRET_KEY: minio.secretKey,
+      },
+      server: { health: { intervalMs: 500, timeoutMs: 1_500 } },
     });
-    server = await startGrpcServer(app, {
-      host: "127.0.0.1",
-      port: 0,
-      health: { intervalMs: 500, timeoutMs: 1_500 },
-    });
-    address = `127.0.0.1:${server.port}`;
+    ({ app, address } = h);
     const reflectionPackage = loadPackageDefinition(
       loadSync(REFLECTION_PROTO, {
         keepCase: false,
@@ -90,15 +88,14 @@ describe("gRPC server reflection and health", () => {
     );
     const HealthClient = makeClientConstructor(healthService as unknown as ServiceDefinition, "Health");
     health = new HealthClient(address, credentials.createInsecure()) as unknown as Health;
-    storage = connect(address);
+    storage = h.client;
   });
   afterAll(async () => {
     reflection?.close();
     health?.close();
-    storage?.close();
-    await server?.close(1);
-    await app?.dispose();
+    await h?.close();
     await minio?.destroy();
+    h?.logs.expectNoSecrets([...h.secrets, minio.secretKey]);
   });
 
   const check = (service: string) =>

@@ -4,30 +4,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type StorageClient } from "../src/client/index.ts";
-import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
-import { createTestApp, type TestApp } from "./support/app.ts";
+import type { StorageClient } from "../src/client/index.ts";
+import type { GrpcServer } from "../src/transports/grpc/server.ts";
+import type { TestApp } from "./support/app.ts";
 import { collect, digestStream, randomSource, sha256Of } from "./support/data.ts";
+import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 
 const MiB = 1024 * 1024;
 
 /** The TypeScript client against a real server on a real socket, with the shared MinIO behind it. */
 describe("gRPC transfers (TypeScript client)", () => {
+  let h: GrpcHarness;
   let app: TestApp;
   let server: GrpcServer;
   let client: StorageClient;
   let bucket: string;
 
   beforeAll(async () => {
-    app = await createTestApp("minio", { RATE_LIMIT_ENABLED: "false" });
-    server = await startGrpcServer(app, { host: "127.0.0.1", port: 0 });
-    client = connect(`127.0.0.1:${server.port}`);
+    h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    ({ app, server, client } = h);
     bucket = app.config.buckets.temp;
   });
   afterAll(async () => {
-    client?.close();
-    await server?.close(1);
-    await app?.dispose();
+    await h?.close();
+    h?.logs.expectNoSecrets(h.secrets);
   });
 
   it.each([

@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
-import { createTestApp, type TestApp } from "./support/app.ts";
+import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 
 const PYTHON_CLIENT = fileURLToPath(new URL("../clients/python", import.meta.url));
 
@@ -27,19 +26,20 @@ function run(
 
 /**
  * The Python platform's side: pytest with grpcio (clients/python/requirements.txt, installed by
- * .ci/run) against this server, including the 50 MiB round trip and the stubs-match-proto check.
+ * .ci/run) against this server, including the 50 MiB round trip, refusal without an API key and
+ * the stubs-match-proto check. Python authenticates with a key scoped to the test bucket only.
  */
 describe("Python interop (grpcio)", () => {
-  let app: TestApp;
-  let server: GrpcServer;
+  let h: GrpcHarness;
+  let token: string;
 
   beforeAll(async () => {
-    app = await createTestApp("minio", { RATE_LIMIT_ENABLED: "false" });
-    server = await startGrpcServer(app, { host: "127.0.0.1", port: 0 });
+    h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    token = await h.issue("python-interop", [`${h.app.config.buckets.temp}:*`]);
   });
   afterAll(async () => {
-    await server?.close(1);
-    await app?.dispose();
+    await h?.close();
+    h?.logs.expectNoSecrets(h.secrets);
   });
 
   it("passes the pytest suite against this server", async () => {
@@ -48,15 +48,16 @@ describe("Python interop (grpcio)", () => {
       ...process.env,
       PYTHON: python,
       PYTHONDONTWRITEBYTECODE: "1",
-      LUMENSLATE_GRPC_ADDRESS: `127.0.0.1:${server.port}`,
-      LUMENSLATE_TEST_BUCKET: app.config.buckets.temp,
+      LUMENSLATE_GRPC_ADDRESS: h.address,
+      LUMENSLATE_GRPC_TOKEN: token,
+      LUMENSLATE_TEST_BUCKET: h.app.config.buckets.temp,
     });
     if (/No module named (pytest|grpc)/.test(output)) {
       throw new Error(
         `Python test dependencies are missing: pip install -r clients/python/requirements.txt\n${output}`,
       );
     }
-    expect(output, output).toMatch(/\b4 passed\b/);
+    expect(output, output).toMatch(/\b5 passed\b/);
     expect(output).not.toMatch(/skipped|failed|error/i);
     expect(code).toBe(0);
   });

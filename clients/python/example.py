@@ -2,24 +2,98 @@
 
     pip install -r clients/python/requirements.txt
     cd clients/python
-    python example.py localhost:50051 temp reports/q3.pdf ./q3.pdf
+    LUMENSLATE_GRPC_TOKEN=lss_... python example.py localhost:50051 temp reports/q3.pdf ./q3.pdf
 
 Uploads ./q3.pdf to bucket `temp` as `reports/q3.pdf`, downloads it again and checks the sha256.
-The functions below are the whole client: import them, or copy them next to the generated stubs.
+Every call carries the API key from LUMENSLATE_GRPC_TOKEN; set LUMENSLATE_GRPC_CA_FILE (and
+LUMENSLATE_GRPC_CERT_FILE + LUMENSLATE_GRPC_KEY_FILE for a server requiring client certificates)
+to connect over TLS. The functions below are the whole client: import them, or copy them next to
+the generated stubs.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import grpc
 
 from lumenslate.storage.v1 import storage_pb2, storage_pb2_grpc
 
 CHUNK = 1024 * 1024  # below the server's 4 MiB message limit
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _WithMetadata(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Adds fixed metadata (the API key, the user a call acts for) to every call on a channel."""
+
+    def __init__(self, metadata: Sequence[tuple[str, str]]):
+        self._metadata = tuple(metadata)
+
+    def _details(self, details: grpc.ClientCallDetails) -> _CallDetails:
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            (*(details.metadata or ()), *self._metadata),
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return continuation(self._details(client_call_details), request_iterator)
+
+
+def connect(
+    address: str,
+    token: str | None,
+    *,
+    user_id: str | None = None,
+    ca: bytes | None = None,
+    cert: bytes | None = None,
+    key: bytes | None = None,
+) -> grpc.Channel:
+    """A channel whose every call sends `authorization: Bearer <token>` (and `x-user-id`).
+
+    With `ca` (PEM) the channel uses TLS and trusts that CA; `cert` and `key` are the client
+    certificate for a server that requires one. Use it as a context manager, or close() it.
+    """
+    if ca is not None or cert is not None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        channel = grpc.secure_channel(address, credentials)
+    else:
+        channel = grpc.insecure_channel(address)
+    metadata = []
+    if token:
+        metadata.append(("authorization", f"Bearer {token}"))
+    if user_id:
+        metadata.append(("x-user-id", user_id))
+    return grpc.intercept_channel(channel, _WithMetadata(metadata)) if metadata else channel
 
 
 def upload(
@@ -104,8 +178,24 @@ def error_code(err: grpc.RpcError) -> str:
     return err.code().name
 
 
+def _read(variable: str) -> bytes | None:
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def main(address: str, bucket: str, object_name: str, path: str) -> None:
-    with grpc.insecure_channel(address) as channel:
+    token = os.environ.get("LUMENSLATE_GRPC_TOKEN")
+    if not token:
+        sys.exit("set LUMENSLATE_GRPC_TOKEN to an API key (lumenslate-storage keys create)")
+    tls = {
+        "ca": _read("LUMENSLATE_GRPC_CA_FILE"),
+        "cert": _read("LUMENSLATE_GRPC_CERT_FILE"),
+        "key": _read("LUMENSLATE_GRPC_KEY_FILE"),
+    }
+    with connect(address, token, **tls) as channel:
         stub = storage_pb2_grpc.StorageServiceStub(channel)
         try:
             stored = upload_file(stub, bucket, object_name, path)

@@ -16,6 +16,7 @@ import type { GetFileUrlResponse__Output } from "../transports/grpc/generated/lu
 import type { ListFilesResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/ListFilesResponse.ts";
 import type { StatFileResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/StatFileResponse.ts";
 import type { StorageServiceClient } from "../transports/grpc/generated/lumenslate/storage/v1/StorageService.ts";
+import { AUTHORIZATION_KEY, USER_ID_KEY } from "../transports/grpc/metadata.ts";
 import { REQUEST_ID_KEY } from "../transports/grpc/status.ts";
 import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
 import { toClientError } from "./errors.ts";
@@ -35,8 +36,25 @@ import type {
   UrlOptions,
 } from "./types.ts";
 
+/** TLS to the server (PEM as Buffers or strings). */
+export interface ClientTls {
+  /** CA the server's certificate must chain to; omit to trust the system's roots. */
+  ca?: Buffer | string;
+  /** Client certificate and its key, for a server that requires client certificates. */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /** The name the server's certificate must carry, when it is not the host in the address. */
+  serverName?: string;
+}
+
 export interface ConnectOptions {
-  /** Default: plaintext (inside the cluster; TLS ends at the mesh or proxy). */
+  /** The API key (`lss_...`), sent as `authorization: Bearer <token>` with every call. */
+  token?: string;
+  /** Sent as `x-user-id` with every call (binds `{user_id}` in the key's scopes); a call's own wins. */
+  userId?: string;
+  /** Connect over TLS. Default: plaintext (inside the cluster; TLS ends at the mesh or proxy). */
+  tls?: ClientTls;
+  /** Any other channel credentials (instead of `tls`). */
   credentials?: ChannelCredentials;
   channelOptions?: ChannelOptions;
   /** Metadata sent with every call. */
@@ -48,6 +66,28 @@ export interface ConnectOptions {
 }
 
 const MiB = 1024 * 1024;
+
+const pem = (value: Buffer | string | undefined) =>
+  value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(value);
+
+/** Channel credentials and options for the connect options' TLS settings. */
+function channelSecurity(options: ConnectOptions): {
+  credentials: ChannelCredentials;
+  channel: ChannelOptions;
+} {
+  const { tls } = options;
+  if (!tls) return { credentials: options.credentials ?? grpcCredentials.createInsecure(), channel: {} };
+  if (options.credentials) throw new TypeError("Pass either `tls` or `credentials`, not both.");
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError("A client certificate needs its key (`tls.cert` and `tls.key` together).");
+  }
+  return {
+    credentials: grpcCredentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)),
+    channel: tls.serverName
+      ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }
+      : {},
+  };
+}
 
 const toDate = (ts: { seconds: number; nanos: number } | null | undefined): Date =>
   new Date(ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : 0);
@@ -66,14 +106,20 @@ export class StorageClient {
   readonly raw: StorageServiceClient;
   readonly #options: ConnectOptions;
   readonly #chunkSize: number;
+  /** Kept private so the client never prints it (inspect, JSON, errors). */
+  readonly #authorization: string | undefined;
 
   constructor(address: string, options: ConnectOptions = {}) {
     const Client = storageProto().lumenslate.storage.v1.StorageService;
-    this.raw = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), {
+    const security = channelSecurity(options);
+    this.raw = new Client(address, security.credentials, {
       "grpc.max_receive_message_length": 64 * MiB,
+      ...security.channel,
       ...options.channelOptions,
     });
-    this.#options = options;
+    const { token, ...rest } = options;
+    this.#options = rest;
+    this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
     this.#chunkSize = options.chunkSize ?? MiB;
   }
 
@@ -91,6 +137,9 @@ export class StorageClient {
   #setup(options: CallOptions, stream: boolean): CallSetup {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(this.#options.metadata ?? {})) metadata.set(key, value);
+    if (this.#authorization) metadata.set(AUTHORIZATION_KEY, this.#authorization);
+    const userId = options.userId ?? this.#options.userId;
+    if (userId !== undefined) metadata.set(USER_ID_KEY, userId);
     if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
     const timeoutMs = options.timeoutMs ?? (stream ? undefined : (this.#options.timeoutMs ?? 30_000));
     return {

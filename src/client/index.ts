@@ -1,11 +1,11 @@
 /**
  * The TypeScript client for the lumenslate-storage gRPC API.
  *
- *   const storage = connect("localhost:50051");
+ *   const storage = connect("localhost:50051", { token: process.env.STORAGE_API_KEY });
  *   await storage.uploadFile("./model.bin", { bucket: "model-artifacts", objectName: "m/v1/model.bin" });
  *   const { stream } = await storage.downloadStream({ bucket: "model-artifacts", objectName: "m/v1/model.bin" });
  */
 export type { UploadBody } from "./calls.ts";
-export { type ConnectOptions, connect, StorageClient } from "./client.ts";
+export { type ClientTls, type ConnectOptions, connect, StorageClient } from "./client.ts";
 export { StorageClientError, toClientError } from "./errors.ts";
 export type * from "./types.ts";

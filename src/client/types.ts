@@ -27,6 +27,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Sent as `x-request-id` (the server logs it); one is made up when absent. */
   requestId?: string;
+  /** The user this call acts for, sent as `x-user-id` (binds `{user_id}` in the key's scopes). */
+  userId?: string;
 }
 
 type Require<T, K extends keyof T> = Required<Pick<T, K>>;

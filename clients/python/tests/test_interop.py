@@ -1,7 +1,8 @@
 """Python (grpcio) against a running lumenslate-storage server.
 
-test/python-interop.test.ts starts the server and sets LUMENSLATE_GRPC_ADDRESS and
-LUMENSLATE_TEST_BUCKET; without them these tests are skipped.
+test/python-interop.test.ts starts the server and sets LUMENSLATE_GRPC_ADDRESS,
+LUMENSLATE_GRPC_TOKEN (an API key allowed everything on the bucket) and LUMENSLATE_TEST_BUCKET;
+without them these tests are skipped.
 """
 
 import hashlib
@@ -11,10 +12,11 @@ import uuid
 import grpc
 import pytest
 
-from example import download, error_code, upload
+from example import connect, download, error_code, upload
 from lumenslate.storage.v1 import storage_pb2, storage_pb2_grpc
 
 ADDRESS = os.environ.get("LUMENSLATE_GRPC_ADDRESS")
+TOKEN = os.environ.get("LUMENSLATE_GRPC_TOKEN")
 BUCKET = os.environ.get("LUMENSLATE_TEST_BUCKET", "")
 MiB = 1024 * 1024
 
@@ -23,8 +25,7 @@ pytestmark = pytest.mark.skipif(not ADDRESS, reason="LUMENSLATE_GRPC_ADDRESS is 
 
 @pytest.fixture(scope="module")
 def stub():
-    with grpc.insecure_channel(ADDRESS) as channel:
-        grpc.channel_ready_future(channel).result(timeout=10)
+    with connect(ADDRESS, TOKEN) as channel:
         yield storage_pb2_grpc.StorageServiceStub(channel)
 
 
@@ -84,3 +85,13 @@ def test_a_broken_announced_sha256_stores_nothing(stub):
         upload(stub, BUCKET, name, [b"hello"], sha256="0" * 64)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_code(raised.value) == "PRECONDITION_FAILED"
+
+
+def test_calls_without_a_valid_api_key_are_unauthenticated():
+    stat = storage_pb2.StatFileRequest(bucket=BUCKET, object_name="python/any.txt")
+    for token in (None, "lss_" + "0" * 16 + "_" + "A" * 43):
+        with connect(ADDRESS, token) as channel:
+            with pytest.raises(grpc.RpcError) as raised:
+                storage_pb2_grpc.StorageServiceStub(channel).StatFile(stat, timeout=10)
+        assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert error_code(raised.value) == "UNAUTHENTICATED"

@@ -1,8 +1,10 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { AppContext } from "../../app.ts";
 import type { Logger } from "../../log.ts";
+import { loadTlsMaterial, type TlsMaterial } from "../../security/index.ts";
 import { storageProto } from "./definition.ts";
 import { GrpcHealth, type HealthOptions } from "./health.ts";
+import { authInterceptor } from "./interceptors/auth.ts";
 import { loggingInterceptor } from "./interceptors/logging.ts";
 import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { grpcMetrics } from "./metrics.ts";
@@ -17,12 +19,16 @@ export interface GrpcServerOptions {
   /** Defaults to app.logger. */
   logger?: Logger;
   health?: HealthOptions;
+  /** TLS material; defaults to what config.tls names (plain text when it names nothing). */
+  tls?: TlsMaterial;
 }
 
 export interface GrpcServer {
   /** host:port as bound. */
   address: string;
   port: number;
+  /** Whether the server speaks TLS (and whether it requires client certificates). */
+  tls: { enabled: boolean; requireClientCert: boolean };
   server: Server;
   health: GrpcHealth;
   /** Handler work still running (for tests and shutdown). */
@@ -38,27 +44,57 @@ export interface GrpcServer {
 /** After a forced stop, how long cancelled handlers get to clean up before the app closes under them. */
 const CLEANUP_MS = 5_000;
 
-/** Builds, binds and starts the gRPC server on the app: StorageService, health, reflection. */
+/**
+ * Server credentials: TLS when a certificate and key are configured, optionally requiring a client
+ * certificate signed by the client CA (grpc-js then refuses the handshake of a client without one).
+ */
+export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    tls.clientCa ?? null,
+    [{ private_key: tls.key, cert_chain: tls.cert }],
+    tls.requireClientCert,
+  );
+}
+
+/**
+ * Builds, binds and starts the gRPC server on the app: StorageService (every call authenticated
+ * by API key and authorized per bucket and key, see interceptors/auth.ts and services/gate.ts),
+ * health and reflection (open).
+ */
 export async function startGrpcServer(app: AppContext, options: GrpcServerOptions = {}): Promise<GrpcServer> {
   const { grpc } = app.config;
   const logger = options.logger ?? app.logger;
   const inFlight = new InFlight();
+  const tls = options.tls ?? (await loadTlsMaterial(app.config.tls));
+  const onInternal = (what: string) => (err: { cause?: unknown }) =>
+    logger.error({ err: err.cause ?? err }, `grpc: ${what} failed`);
   const server = new Server({
     "grpc.max_receive_message_length": grpc.maxMessageBytes,
     "grpc.max_send_message_length": grpc.maxMessageBytes,
     "grpc.keepalive_time_ms": grpc.keepaliveTimeSeconds * 1000,
     "grpc.keepalive_timeout_ms": grpc.keepaliveTimeoutSeconds * 1000,
-    // The logging interceptor is first, so it sees the statuses the rate limiter sends too.
+    // The logging interceptor is first, so it sees the statuses the others send too. The rate
+    // limiter charges reflection by address; the auth interceptor charges StorageService per key.
     interceptors: [
       loggingInterceptor(logger, grpcMetrics(app.metrics.registry)),
-      rateLimitInterceptor(app.rateLimiter, (err) =>
-        logger.error({ err: err.cause ?? err }, "grpc: rate limiter failed"),
-      ),
+      rateLimitInterceptor(app.rateLimiter, onInternal("rate limiter")),
+      authInterceptor({
+        security: app.security,
+        limiter: app.rateLimiter,
+        onInternal: onInternal("authentication"),
+      }),
     ],
   });
   server.addService(
     storageProto().lumenslate.storage.v1.StorageService.service,
-    storageServiceHandlers({ service: app.service, logger, inFlight, maxMessageBytes: grpc.maxMessageBytes }),
+    storageServiceHandlers({
+      service: app.service,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+    }),
   );
   const health = new GrpcHealth(app, options.health);
   health.addToServer(server);
@@ -67,10 +103,8 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
   const host = options.host ?? grpc.host;
   const hostPart = host.includes(":") ? `[${host}]` : host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${hostPart}:${options.port ?? grpc.port}`,
-      ServerCredentials.createInsecure(),
-      (err, bound) => (err ? reject(err) : resolve(bound)),
+    server.bindAsync(`${hostPart}:${options.port ?? grpc.port}`, serverCredentials(tls), (err, bound) =>
+      err ? reject(err) : resolve(bound),
     );
   });
   await health.start();
@@ -95,5 +129,13 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
     return closing;
   };
 
-  return { address: `${hostPart}:${port}`, port, server, health, inFlight, close };
+  return {
+    address: `${hostPart}:${port}`,
+    port,
+    tls: { enabled: tls !== undefined, requireClientCert: tls?.requireClientCert ?? false },
+    server,
+    health,
+    inFlight,
+    close,
+  };
 }

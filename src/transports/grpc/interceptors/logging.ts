@@ -8,6 +8,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../../log.ts";
+import { TOKEN_IN_TEXT } from "../../../security/tokens.ts";
 import { deadlinePassed } from "../deadline.ts";
 import type { GrpcMetrics } from "../metrics.ts";
 import { ERROR_CODE_KEY, REQUEST_ID_KEY, statusName } from "../status.ts";
@@ -22,10 +23,14 @@ const chunkBytes = (message: unknown): number => {
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 };
 
-/** The request id of a call: the caller's `x-request-id` when it is sane, else a new UUID. */
+/**
+ * The request id of a call: the caller's `x-request-id` when it is sane, else a new UUID. An id
+ * that looks like an API key is replaced too: it is logged and audited, and a secret must not be.
+ */
 export function requestIdOf(metadata: Metadata): string {
   const given = metadata.get(REQUEST_ID_KEY)[0];
-  return typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+  const sane = typeof given === "string" && REQUEST_ID_PATTERN.test(given);
+  return sane && !new RegExp(TOKEN_IN_TEXT.source).test(given) ? given : randomUUID();
 }
 
 /**

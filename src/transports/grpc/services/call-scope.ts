@@ -1,8 +1,10 @@
 import type { Metadata, StatusObject } from "@grpc/grpc-js";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
+import type { Security } from "../../../security/index.ts";
 import { deadlinePassed } from "../deadline.ts";
 import { REQUEST_ID_KEY, toStatus } from "../status.ts";
+import { CallGate } from "./gate.ts";
 
 /** The parts of a grpc-js server call a handler's scope needs (all server call kinds have them). */
 export interface ServerCallLike {
@@ -10,6 +12,7 @@ export interface ServerCallLike {
   cancelled: boolean;
   getDeadline(): Date | number;
   getPath(): string;
+  getPeer(): string;
   once(event: "cancelled", listener: () => void): unknown;
 }
 
@@ -18,6 +21,8 @@ export interface CallScope {
   signal: AbortSignal;
   requestId: string;
   log: Logger;
+  /** Authorization (on the first message) and the audit record of a mutating call. */
+  gate: CallGate;
   /** The status to send for an error; INTERNAL details are logged here with the request id. */
   status(err: unknown): StatusObject;
 }
@@ -27,7 +32,7 @@ export interface CallScope {
  * finish, when aborting is harmless), so the signal reaches the core on every early end and the
  * core aborts its multipart upload or download.
  */
-export function openScope(call: ServerCallLike, logger: Logger): CallScope {
+export function openScope(call: ServerCallLike, logger: Logger, security: Security): CallScope {
   const controller = new AbortController();
   const abort = () => {
     if (controller.signal.aborted) return;
@@ -46,6 +51,7 @@ export function openScope(call: ServerCallLike, logger: Logger): CallScope {
     signal: controller.signal,
     requestId,
     log,
+    gate: new CallGate(security, call, requestId),
     status: (err) =>
       toStatus(err, (internal) => log.error({ err: internal.cause ?? internal }, "grpc: internal error")),
   };

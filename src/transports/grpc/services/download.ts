@@ -2,6 +2,7 @@ import { once } from "node:events";
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import type { Logger } from "../../../log.ts";
+import type { Security } from "../../../security/index.ts";
 import type { DownloadFileRequest__Output } from "../generated/lumenslate/storage/v1/DownloadFileRequest.ts";
 import type { DownloadFileResponse } from "../generated/lumenslate/storage/v1/DownloadFileResponse.ts";
 import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
@@ -47,6 +48,7 @@ async function send(call: Call, message: DownloadFileResponse, signal: AbortSign
 
 export interface DownloadDeps {
   service: StorageService;
+  security: Security;
   logger: Logger;
   inFlight: InFlight;
   maxMessageBytes: number;
@@ -54,6 +56,13 @@ export interface DownloadDeps {
 
 async function stream(call: Call, scope: CallScope, deps: DownloadDeps): Promise<void> {
   const req = call.request;
+  await scope.gate.allow({
+    action: "read",
+    bucket: req.bucket,
+    key: req.objectName,
+    ...(req.versionId !== undefined ? { versionId: req.versionId } : {}),
+    operation: "download",
+  });
   const download = await deps.service.download(req.bucket, req.objectName, {
     ...(req.versionId !== undefined ? { versionId: req.versionId } : {}),
     ...(req.range
@@ -87,7 +96,7 @@ export function downloadFile(
   deps: DownloadDeps,
 ): handleServerStreamingCall<DownloadFileRequest__Output, DownloadFileResponse> {
   return (call) => {
-    const scope = openScope(call, deps.logger);
+    const scope = openScope(call, deps.logger, deps.security);
     deps.inFlight.track(
       stream(call, scope, deps).catch((err: unknown) => {
         // After a cancel nobody is listening; otherwise grpc-js ends the call with this status.

@@ -4,6 +4,7 @@ import type { handleClientStreamingCall } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
+import type { Security } from "../../../security/index.ts";
 import type { UploadFileHeader__Output } from "../generated/lumenslate/storage/v1/UploadFileHeader.ts";
 import type { UploadFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadFileRequest.ts";
 import type { UploadFileResponse } from "../generated/lumenslate/storage/v1/UploadFileResponse.ts";
@@ -23,6 +24,7 @@ export class UploadDecoder extends Transform {
   #resolve!: (header: UploadFileHeader__Output) => void;
   #reject!: (err: Error) => void;
   #gotHeader = false;
+  #received = 0;
   readonly #signal: AbortSignal | undefined;
 
   /** `signal`: the call's, aborted when the client cancels (see _flush). */
@@ -52,7 +54,13 @@ export class UploadDecoder extends Transform {
       return;
     }
     const chunk = message.chunk;
+    this.#received += chunk?.length ?? 0;
     done(null, chunk && chunk.length > 0 ? chunk : undefined);
+  }
+
+  /** Object bytes taken from the stream so far (for the audit record of a failed upload). */
+  get received(): number {
+    return this.#received;
   }
 
   override _flush(done: TransformCallback): void {
@@ -77,6 +85,7 @@ export class UploadDecoder extends Transform {
 
 export interface UploadDeps {
   service: StorageService;
+  security: Security;
   logger: Logger;
   inFlight: InFlight;
 }
@@ -85,35 +94,49 @@ export function uploadFile(
   deps: UploadDeps,
 ): handleClientStreamingCall<UploadFileRequest__Output, UploadFileResponse> {
   return (call, callback) => {
-    const scope = openScope(call, deps.logger);
+    const scope = openScope(call, deps.logger, deps.security);
     const decoder = new UploadDecoder(scope.signal);
     // Errors surface through the decoder (and so the core); the call itself needs no handling.
     pipeline(call, decoder).catch(() => {});
-    const work = (async () => {
+    const work = scope.gate.mutation("upload", async (facts) => {
       const header = await decoder.header;
-      const info = await deps.service.upload({
-        bucket: header.bucket,
-        key: header.objectName,
-        body: decoder,
-        ...(header.contentType ? { contentType: header.contentType } : {}),
-        metadata: header.metadata,
-        ...(header.expectedSize !== undefined ? { expectedSize: header.expectedSize } : {}),
-        ...(header.sha256 !== undefined ? { expectedSha256: header.sha256 } : {}),
-        signal: scope.signal,
-      });
-      if (scope.signal.aborted) {
-        // The cancel arrived while the object was being committed: the caller was told CANCELLED
-        // (or DEADLINE_EXCEEDED), so the version it does not know about must not stay.
-        await deps.service.delete(info.bucket, info.key, info.versionId).catch((err: unknown) => {
-          scope.log.error(
-            { err, bucket: info.bucket, key: info.key },
-            "grpc: removing a cancelled upload failed",
-          );
+      Object.assign(facts, { bucket: header.bucket, key: header.objectName });
+      try {
+        // Authorized on the header, before the store sees a byte: a refused upload writes nothing.
+        await scope.gate.allow({
+          action: "write",
+          bucket: header.bucket,
+          key: header.objectName,
+          operation: "upload",
         });
-        throw scope.signal.reason;
+        const info = await deps.service.upload({
+          bucket: header.bucket,
+          key: header.objectName,
+          body: decoder,
+          ...(header.contentType ? { contentType: header.contentType } : {}),
+          metadata: header.metadata,
+          ...(header.expectedSize !== undefined ? { expectedSize: header.expectedSize } : {}),
+          ...(header.sha256 !== undefined ? { expectedSha256: header.sha256 } : {}),
+          signal: scope.signal,
+        });
+        Object.assign(facts, { versionId: info.versionId, bytes: info.size });
+        if (scope.signal.aborted) {
+          // The cancel arrived while the object was being committed: the caller was told CANCELLED
+          // (or DEADLINE_EXCEEDED), so the version it does not know about must not stay.
+          await deps.service.delete(info.bucket, info.key, info.versionId).catch((err: unknown) => {
+            scope.log.error(
+              { err, bucket: info.bucket, key: info.key },
+              "grpc: removing a cancelled upload failed",
+            );
+          });
+          throw scope.signal.reason;
+        }
+        return writeResponse(info, "File uploaded successfully");
+      } catch (err) {
+        facts.bytes ??= decoder.received;
+        throw err;
       }
-      return writeResponse(info, "File uploaded successfully");
-    })();
+    });
     deps.inFlight.track(
       work.then(
         (response) => callback(null, response),

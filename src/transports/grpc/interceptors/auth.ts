@@ -1,0 +1,100 @@
+import { ServerInterceptingCall, type ServerInterceptor, ServerListenerBuilder } from "@grpc/grpc-js";
+import { isStorageError, type StorageError } from "../../../errors.ts";
+import type { Principal, Security } from "../../../security/index.ts";
+import type { RateLimiter } from "../../../security/rate-limit.ts";
+import { bearerToken, parseToken } from "../../../security/tokens.ts";
+import { STORAGE_SERVICE_NAME } from "../definition.ts";
+import { AUTHORIZATION_KEY, metadataText } from "../metadata.ts";
+import { REQUEST_ID_KEY, toStatus } from "../status.ts";
+import { rateLimitSubject } from "./rate-limit.ts";
+
+const STORAGE_PREFIX = `/${STORAGE_SERVICE_NAME}/`;
+
+/** The operation each StorageService method is audited as (the handlers use the same names). */
+export const OPERATIONS: Readonly<Record<string, string>> = {
+  UploadFile: "upload",
+  DownloadFile: "download",
+  StatFile: "stat",
+  DeleteFile: "delete",
+  ListFiles: "list",
+  GetFileUrl: "presign",
+  CopyFile: "copy",
+};
+
+/** The id of the key a caller presented (ids are public), never its secret; null when there is none. */
+export const presentedKeyId = (authorization: string | undefined): string | null =>
+  parseToken(bearerToken(authorization) ?? "")?.id ?? null;
+
+export interface AuthInterceptorDeps {
+  security: Security;
+  limiter: RateLimiter;
+  onInternal: (err: StorageError) => void;
+}
+
+interface Arrival {
+  authorization: string | undefined;
+  clientAddress: string;
+  requestId: string | undefined;
+  operation: string;
+}
+
+/**
+ * Admits a StorageService call once its metadata arrives, before any message is read: the key is
+ * authenticated, then the call is charged to the key's budget (`key:<id>`, the key's own rate
+ * limit when it has one). A caller without a valid key is audited, charged to its address, and
+ * gets UNAUTHENTICATED (or RESOURCE_EXHAUSTED once that address's budget is spent). Authorization
+ * needs the bucket and key, which arrive in the first message: the handlers check it there.
+ */
+async function admit(deps: AuthInterceptorDeps, arrival: Arrival): Promise<void> {
+  const { security, limiter } = deps;
+  let principal: Principal;
+  try {
+    principal = await security.authenticate(arrival.authorization, arrival.clientAddress);
+  } catch (err) {
+    if (isStorageError(err) && (err.code === "UNAUTHENTICATED" || err.code === "RATE_LIMITED")) {
+      await security.recordAudit({
+        keyId: presentedKeyId(arrival.authorization),
+        service: null,
+        protocol: "grpc",
+        action: arrival.operation,
+        result: err.code,
+        requestId: arrival.requestId ?? null,
+        clientAddress: arrival.clientAddress,
+      });
+      await limiter.consume(arrival.clientAddress);
+    }
+    throw err;
+  }
+  // With AUTH_DISABLED every caller is the same open principal: keep budgets per address then.
+  const subject = principal.authDisabled ? arrival.clientAddress : `key:${principal.keyId}`;
+  await limiter.consume(subject, principal.rateLimit);
+}
+
+/**
+ * Authentication and per-key rate limiting for StorageService (health and reflection stay open).
+ * grpc-js holds messages and half-close until next() is called, so a refused call never reaches
+ * its handler and no message of it is read.
+ */
+export function authInterceptor(deps: AuthInterceptorDeps): ServerInterceptor {
+  return (descriptor, call) => {
+    if (!descriptor.path.startsWith(STORAGE_PREFIX)) return new ServerInterceptingCall(call);
+    const method = descriptor.path.slice(STORAGE_PREFIX.length);
+    let intercepting: ServerInterceptingCall | undefined;
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const arrival: Arrival = {
+          authorization: metadataText(metadata, AUTHORIZATION_KEY),
+          clientAddress: rateLimitSubject(call),
+          requestId: metadataText(metadata, REQUEST_ID_KEY),
+          operation: OPERATIONS[method] ?? method,
+        };
+        admit(deps, arrival).then(
+          () => next(metadata),
+          (err: unknown) => intercepting?.sendStatus(toStatus(err, deps.onInternal)),
+        );
+      })
+      .build();
+    intercepting = new ServerInterceptingCall(call, { start: (next) => next(listener) });
+    return intercepting;
+  };
+}
