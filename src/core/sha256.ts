@@ -10,7 +10,14 @@ import { Worker } from "node:worker_threads";
 
 const BATCH = 1024 * 1024;
 /** Bytes posted but not yet hashed before `update` asks the caller to wait. */
-const MAX_IN_FLIGHT = 32 * BATCH;
+const MAX_IN_FLIGHT = 8 * BATCH;
+/** Hashed batches come back from the worker and are reused, so memory stays flat (no churn for GC). */
+const spare: ArrayBuffer[] = [];
+const MAX_SPARE = 16;
+const takeBatch = () => {
+  const reused = spare.pop();
+  return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH);
+};
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -19,7 +26,10 @@ const jobs = new Map();
 parentPort.on("message", (m) => {
   let hash = jobs.get(m.id);
   if (!hash) { hash = createHash("sha256"); jobs.set(m.id, hash); }
-  if (m.data) { hash.update(new Uint8Array(m.data, 0, m.length)); parentPort.postMessage({ id: m.id, ack: m.length }); }
+  if (m.data) {
+    hash.update(new Uint8Array(m.data, 0, m.length));
+    parentPort.postMessage({ id: m.id, ack: m.length, data: m.data }, [m.data]);
+  }
   if (m.done) { jobs.delete(m.id); parentPort.postMessage({ id: m.id, hex: hash.digest("hex") }); }
 });
 `;
@@ -38,7 +48,8 @@ function sharedWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(WORKER_SOURCE, { eval: true });
   w.unref(); // never keeps the process alive
-  w.on("message", (m: { id: number; ack?: number; hex?: string }) => {
+  w.on("message", (m: { id: number; ack?: number; hex?: string; data?: ArrayBuffer }) => {
+    if (m.data && spare.length < MAX_SPARE) spare.push(m.data);
     const job = jobs.get(m.id);
     if (!job) return;
     if (m.ack !== undefined) job.onAck(m.ack);
@@ -58,7 +69,7 @@ function sharedWorker(): Worker {
 }
 
 export class StreamingSha256 {
-  #batch = Buffer.allocUnsafeSlow(BATCH);
+  #batch = takeBatch();
   #filled = 0;
   #id: number | undefined;
   #inFlight = 0;
@@ -70,6 +81,7 @@ export class StreamingSha256 {
 
   /** Adds bytes; resolves at once unless too much is waiting for the worker (then when it caught up). */
   update(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#digest) throw new Error("StreamingSha256: update() after digest()");
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#filled === BATCH) this.#post(false);
@@ -89,9 +101,9 @@ export class StreamingSha256 {
     if (this.#digest) return this.#digest;
     if (this.#id === undefined) {
       // Never left the event loop: a small object.
-      this.#digest = Promise.resolve(
-        createHash("sha256").update(this.#batch.subarray(0, this.#filled)).digest("hex"),
-      );
+      const hex = createHash("sha256").update(this.#batch.subarray(0, this.#filled)).digest("hex");
+      if (spare.length < MAX_SPARE) spare.push(this.#batch.buffer as ArrayBuffer);
+      this.#digest = Promise.resolve(hex);
     } else {
       this.#digest = new Promise<string>((resolve, reject) => {
         this.#resolveDigest = resolve;
@@ -132,7 +144,7 @@ export class StreamingSha256 {
     const data = this.#batch.buffer;
     this.#inFlight += this.#filled;
     w.postMessage({ id: this.#id, data, length: this.#filled, done }, [data]);
-    this.#batch = Buffer.allocUnsafeSlow(BATCH);
+    this.#batch = takeBatch();
     this.#filled = 0;
   }
 }
