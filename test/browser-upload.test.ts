@@ -68,7 +68,7 @@ describe("browser upload through a presigned POST", () => {
     const bucket = h.app.config.buckets.temp;
     const key = "browser/from-chromium.txt";
     const content = "uploaded by headless Chromium\n";
-    const res = await fetch(
+    const res = await h.fetch(
       `${h.base}/v1/presign-post`,
       jsonPost({ bucket, key, contentType: "text/plain", maxSize: 1024 * 1024, expiresInSeconds: 300 }),
     );

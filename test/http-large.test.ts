@@ -24,6 +24,7 @@ const RSS_GROWTH_LIMIT = 200 * MiB;
 const CLIENT = `
 import { createHash, randomBytes } from "node:crypto";
 const [url, size, key] = process.argv.slice(1);
+const token = process.env.LSS_TOKEN;
 const boundary = "----lumenslate-large-" + randomBytes(8).toString("hex");
 const hash = createHash("sha256");
 async function* body() {
@@ -40,7 +41,7 @@ async function* body() {
 }
 const res = await fetch(url, {
   method: "POST",
-  headers: { "content-type": "multipart/form-data; boundary=" + boundary },
+  headers: { "content-type": "multipart/form-data; boundary=" + boundary, authorization: "Bearer " + token },
   body: body(),
   duplex: "half",
 });
@@ -76,11 +77,14 @@ describe("HTTP API: large multipart upload", () => {
   });
 
   it("streams 300 MiB up and down with sha256 equal and RSS growth well under the object size", async () => {
+    // One authenticated call first: the key's one-off scrypt verification is not what is measured.
+    expect((await h.fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=large/`)).status).toBe(200);
     const stopUpload = watchRss();
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ["--input-type=module", "-e", CLIENT, h.objectUrl(temp, "large"), String(SIZE), "300mib.bin"],
-      { maxBuffer: 1024 * 1024 },
+      // The API key travels in the environment, not on the command line.
+      { maxBuffer: 1024 * 1024, env: { ...process.env, LSS_TOKEN: h.token } },
     );
     const uploadGrowth = stopUpload();
     const sent = JSON.parse(stdout) as {
@@ -93,7 +97,7 @@ describe("HTTP API: large multipart upload", () => {
     expect(sent.body.objects).toMatchObject([{ key: "large/300mib.bin", size: SIZE, sha256: expected }]);
 
     const stopDownload = watchRss();
-    const got = await fetch(h.objectUrl(temp, "large/300mib.bin"));
+    const got = await h.fetch(h.objectUrl(temp, "large/300mib.bin"));
     expect(got.headers.get("content-length")).toBe(String(SIZE));
     expect(got.headers.get("x-checksum-sha256")).toBe(expected);
     const digest = await digestStream(Readable.fromWeb(got.body as never));

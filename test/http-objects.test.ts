@@ -31,7 +31,7 @@ describe("HTTP API: objects", () => {
   });
 
   const put = (bucket: string, key: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(h.objectUrl(bucket, key), { method: "PUT", body, headers });
+    h.fetch(h.objectUrl(bucket, key), { method: "PUT", body, headers });
 
   it("uploads a raw body with its type, x-meta-* and checksum, and serves it back with the same headers", async () => {
     const text = "hello over http";
@@ -53,7 +53,7 @@ describe("HTTP API: objects", () => {
     expect(res.headers.get("etag")).toBe(info.etag);
     expect(res.headers.get("location")).toBe(`/v1/buckets/${temp}/objects/raw/hello.txt`);
 
-    const got = await fetch(h.objectUrl(temp, "raw/hello.txt"));
+    const got = await h.fetch(h.objectUrl(temp, "raw/hello.txt"));
     expect(got.status).toBe(200);
     expect(await got.text()).toBe(text);
     expect(Object.fromEntries(got.headers)).toMatchObject({
@@ -67,7 +67,7 @@ describe("HTTP API: objects", () => {
     });
     expect(Date.parse(got.headers.get("last-modified") ?? "")).not.toBeNaN();
 
-    const head = await fetch(h.objectUrl(temp, "raw/hello.txt"), { method: "HEAD" });
+    const head = await h.fetch(h.objectUrl(temp, "raw/hello.txt"), { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe(String(text.length));
     expect(head.headers.get("etag")).toBe(info.etag);
@@ -76,11 +76,14 @@ describe("HTTP API: objects", () => {
 
   it("streams a chunked body of unknown length (multipart on S3) with sha256 equal after download", async () => {
     const source = randomSource(24 * MiB);
-    const res = await fetch(h.objectUrl(temp, "raw/chunked.bin"), streamed(source.stream, { method: "PUT" }));
+    const res = await h.fetch(
+      h.objectUrl(temp, "raw/chunked.bin"),
+      streamed(source.stream, { method: "PUT" }),
+    );
     expect(res.status).toBe(201);
     const expected = await source.sha256;
     expect(await res.json()).toMatchObject({ size: 24 * MiB, sha256: expected });
-    const got = await fetch(h.objectUrl(temp, "raw/chunked.bin"));
+    const got = await h.fetch(h.objectUrl(temp, "raw/chunked.bin"));
     expect(got.headers.get("content-type")).toBe("application/octet-stream");
     expect(await digestStream(Readable.fromWeb(got.body as never))).toEqual({
       sha256: expected,
@@ -91,9 +94,11 @@ describe("HTTP API: objects", () => {
   it("addresses keys with slashes, spaces, percent signs and non-ASCII exactly", async () => {
     const key = "dir/sub dir/été ✓ 100%25?.txt";
     expect((await put(temp, key, "odd key")).status).toBe(201);
-    expect(await (await fetch(h.objectUrl(temp, key))).text()).toBe("odd key");
+    expect(await (await h.fetch(h.objectUrl(temp, key))).text()).toBe("odd key");
     const list = await json<ListingJson>(
-      await fetch(`${h.base}/v1/buckets/${temp}/objects?${new URLSearchParams({ prefix: "dir/sub dir/" })}`),
+      await h.fetch(
+        `${h.base}/v1/buckets/${temp}/objects?${new URLSearchParams({ prefix: "dir/sub dir/" })}`,
+      ),
     );
     expect(list.objects.map((o) => o.key)).toEqual([key]);
   });
@@ -105,7 +110,7 @@ describe("HTTP API: objects", () => {
       etag = (await json<ObjectInfoJson>(await put(temp, "ranges.txt", data))).etag;
     });
     const range = (value: string, headers: Record<string, string> = {}) =>
-      fetch(h.objectUrl(temp, "ranges.txt"), { headers: { range: value, ...headers } });
+      h.fetch(h.objectUrl(temp, "ranges.txt"), { headers: { range: value, ...headers } });
 
     it.each([
       ["bytes=5-9", "56789", "bytes 5-9/20"],
@@ -153,12 +158,12 @@ describe("HTTP API: objects", () => {
     let lastModified: string;
     beforeAll(async () => {
       await put(temp, "cond.txt", "conditional");
-      const head = await fetch(h.objectUrl(temp, "cond.txt"), { method: "HEAD" });
+      const head = await h.fetch(h.objectUrl(temp, "cond.txt"), { method: "HEAD" });
       etag = head.headers.get("etag") as string;
       lastModified = head.headers.get("last-modified") as string;
     });
     const get = (headers: Record<string, string>, method = "GET") =>
-      fetch(h.objectUrl(temp, "cond.txt"), { method, headers });
+      h.fetch(h.objectUrl(temp, "cond.txt"), { method, headers });
 
     it("answers If-None-Match with 304 (no body, same validators) for GET and HEAD", async () => {
       for (const method of ["GET", "HEAD"]) {
@@ -198,12 +203,12 @@ describe("HTTP API: objects", () => {
 
   it("sets Content-Disposition for ?download, with an RFC 6266 filename* for any name", async () => {
     await put(temp, "docs/report.txt", "report");
-    const named = await fetch(h.objectUrl(temp, "docs/report.txt", { download: 'Résumé "final".txt' }));
+    const named = await h.fetch(h.objectUrl(temp, "docs/report.txt", { download: 'Résumé "final".txt' }));
     expect(named.headers.get("content-disposition")).toBe(
       `attachment; filename="R_sum_ _final_.txt"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.txt`,
     );
     await named.text();
-    const plain = await fetch(h.objectUrl(temp, "docs/report.txt", { download: "" }));
+    const plain = await h.fetch(h.objectUrl(temp, "docs/report.txt", { download: "" }));
     expect(plain.headers.get("content-disposition")).toBe(
       `attachment; filename="report.txt"; filename*=UTF-8''report.txt`,
     );
@@ -215,12 +220,12 @@ describe("HTTP API: objects", () => {
     const second = await json<ObjectInfoJson>(await put(versioned, "model/weights.bin", "version two"));
     expect(first.versionId).not.toBe(second.versionId);
     expect(first.versionId).not.toBe("null");
-    expect(await (await fetch(h.objectUrl(versioned, "model/weights.bin"))).text()).toBe("version two");
-    const old = await fetch(h.objectUrl(versioned, "model/weights.bin", { versionId: first.versionId }));
+    expect(await (await h.fetch(h.objectUrl(versioned, "model/weights.bin"))).text()).toBe("version two");
+    const old = await h.fetch(h.objectUrl(versioned, "model/weights.bin", { versionId: first.versionId }));
     expect(old.headers.get("x-version-id")).toBe(first.versionId);
     expect(await old.text()).toBe("version one");
 
-    const removed = await fetch(
+    const removed = await h.fetch(
       h.objectUrl(versioned, "model/weights.bin", { versionId: second.versionId }),
       {
         method: "DELETE",
@@ -228,30 +233,30 @@ describe("HTTP API: objects", () => {
     );
     expect(removed.status).toBe(204);
     expect(removed.headers.get("x-delete-marker")).toBe("false");
-    expect(await (await fetch(h.objectUrl(versioned, "model/weights.bin"))).text()).toBe("version one");
+    expect(await (await h.fetch(h.objectUrl(versioned, "model/weights.bin"))).text()).toBe("version one");
 
-    const marked = await fetch(h.objectUrl(versioned, "model/weights.bin"), { method: "DELETE" });
+    const marked = await h.fetch(h.objectUrl(versioned, "model/weights.bin"), { method: "DELETE" });
     expect(marked.status).toBe(204);
     expect(marked.headers.get("x-delete-marker")).toBe("true");
-    await expectProblem(await fetch(h.objectUrl(versioned, "model/weights.bin")), 404, "NOT_FOUND");
-    const kept = await fetch(h.objectUrl(versioned, "model/weights.bin", { versionId: first.versionId }));
+    await expectProblem(await h.fetch(h.objectUrl(versioned, "model/weights.bin")), 404, "NOT_FOUND");
+    const kept = await h.fetch(h.objectUrl(versioned, "model/weights.bin", { versionId: first.versionId }));
     expect(await kept.text()).toBe("version one");
   });
 
   it("deletes conditionally with If-Match", async () => {
     const { etag } = await json<ObjectInfoJson>(await put(temp, "guarded.txt", "guarded"));
-    const refused = await fetch(h.objectUrl(temp, "guarded.txt"), {
+    const refused = await h.fetch(h.objectUrl(temp, "guarded.txt"), {
       method: "DELETE",
       headers: { "if-match": '"stale"' },
     });
     await expectProblem(refused, 412, "PRECONDITION_FAILED");
-    expect((await fetch(h.objectUrl(temp, "guarded.txt"), { method: "HEAD" })).status).toBe(200);
-    const done = await fetch(h.objectUrl(temp, "guarded.txt"), {
+    expect((await h.fetch(h.objectUrl(temp, "guarded.txt"), { method: "HEAD" })).status).toBe(200);
+    const done = await h.fetch(h.objectUrl(temp, "guarded.txt"), {
       method: "DELETE",
       headers: { "if-match": etag },
     });
     expect(done.status).toBe(204);
-    expect((await fetch(h.objectUrl(temp, "guarded.txt"), { method: "HEAD" })).status).toBe(404);
+    expect((await h.fetch(h.objectUrl(temp, "guarded.txt"), { method: "HEAD" })).status).toBe(404);
   });
 
   it("lists with prefix, one level or recursively, in cursor pages that are disjoint and complete", async () => {
@@ -265,7 +270,7 @@ describe("HTTP API: objects", () => {
     let pages = 0;
     do {
       const page = await json<ListingJson>(
-        await fetch(
+        await h.fetch(
           listUrl({ prefix: "list/", recursive: "true", limit: "5", ...(cursor ? { cursor } : {}) }),
         ),
       );
@@ -278,13 +283,13 @@ describe("HTTP API: objects", () => {
     expect(pages).toBe(3);
     expect(seen).toEqual([...keys, "list/top.txt"].sort());
 
-    const level = await json<ListingJson>(await fetch(listUrl({ prefix: "list/", delimiter: "/" })));
+    const level = await json<ListingJson>(await h.fetch(listUrl({ prefix: "list/", delimiter: "/" })));
     expect(level.prefixes).toEqual(["list/0/", "list/1/", "list/2/"]);
     expect(level.objects.map((o) => o.key)).toEqual(["list/top.txt"]);
     expect(level.objects[0]).toMatchObject({ size: "list/top.txt".length, sha256: sha256Of("list/top.txt") });
 
     await expectProblem(
-      await fetch(listUrl({ prefix: "list/", delimiter: "/", recursive: "true" })),
+      await h.fetch(listUrl({ prefix: "list/", delimiter: "/", recursive: "true" })),
       400,
       "INVALID_ARGUMENT",
     );
@@ -301,7 +306,7 @@ describe("HTTP API: objects", () => {
         data: Buffer.from('{"n":2}'),
       },
     ]);
-    const res = await fetch(
+    const res = await h.fetch(
       h.objectUrl(temp, "forms"),
       streamed(form.body, {
         method: "POST",
@@ -314,13 +319,13 @@ describe("HTTP API: objects", () => {
       { key: "forms/named.txt", size: 10, sha256: sha256Of("first file"), metadata: { batch: "7" } },
       { key: "forms/second.json", contentType: "application/json", metadata: { batch: "7" } },
     ]);
-    expect(await (await fetch(h.objectUrl(temp, "forms/named.txt"))).text()).toBe("first file");
-    expect(await (await fetch(h.objectUrl(temp, "forms/second.json"))).text()).toBe('{"n":2}');
+    expect(await (await h.fetch(h.objectUrl(temp, "forms/named.txt"))).text()).toBe("first file");
+    expect(await (await h.fetch(h.objectUrl(temp, "forms/second.json"))).text()).toBe('{"n":2}');
 
     // The browser's own FormData, at the top of the bucket.
     const data = new FormData();
     data.append("file", new Blob(["top level"], { type: "text/plain" }), "top-form.txt");
-    const top = await fetch(`${h.base}/v1/buckets/${temp}/objects`, { method: "POST", body: data });
+    const top = await h.fetch(`${h.base}/v1/buckets/${temp}/objects`, { method: "POST", body: data });
     expect(top.status).toBe(201);
     expect((await json<{ objects: ObjectInfoJson[] }>(top)).objects[0]?.key).toBe("top-form.txt");
   });
@@ -331,17 +336,17 @@ describe("HTTP API: objects", () => {
       { name: "file", filename: "fine.txt", contentType: "text/plain", data: Buffer.from("fine") },
       { name: "file", filename: "tool.exe", data: Buffer.from("MZ not allowed") },
     ]);
-    const res = await fetch(
+    const res = await h.fetch(
       h.objectUrl(userData, "batch"),
       streamed(form.body, { method: "POST", headers: { "content-type": form.contentType } }),
     );
     await expectProblem(res, 415, "UNSUPPORTED_TYPE");
-    await expectProblem(await fetch(h.objectUrl(userData, "batch/fine.txt")), 404, "NOT_FOUND");
+    await expectProblem(await h.fetch(h.objectUrl(userData, "batch/fine.txt")), 404, "NOT_FOUND");
   });
 
   it("copies within and across buckets, and refuses to overwrite when asked not to (409)", async () => {
     await put(temp, "copy/src.txt", "copy me", { "x-meta-k": "v" });
-    const res = await fetch(
+    const res = await h.fetch(
       `${h.base}/v1/copy`,
       jsonPost({
         source: { bucket: temp, key: "copy/src.txt" },
@@ -355,8 +360,8 @@ describe("HTTP API: objects", () => {
       sha256: sha256Of("copy me"),
       metadata: { k: "v" },
     });
-    expect(await (await fetch(h.objectUrl(versioned, "copied/dst.txt"))).text()).toBe("copy me");
-    const refused = await fetch(
+    expect(await (await h.fetch(h.objectUrl(versioned, "copied/dst.txt"))).text()).toBe("copy me");
+    const refused = await h.fetch(
       `${h.base}/v1/copy`,
       jsonPost({
         source: { bucket: temp, key: "copy/src.txt" },
@@ -372,15 +377,15 @@ describe("HTTP API: objects", () => {
       Array.from({ length: 25 }, (_, i) => put(temp, `bulk/${i % 2}/obj-${i}.txt`, `bulk ${i}`)),
     );
     await put(temp, "bulkhead.txt", "outside the prefix");
-    const res = await fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=bulk/`, { method: "DELETE" });
+    const res = await h.fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=bulk/`, { method: "DELETE" });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ deleted: 25, failed: 0, errors: [] });
     const left = await json<ListingJson>(
-      await fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=bulk&recursive=true`),
+      await h.fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=bulk&recursive=true`),
     );
     expect(left.objects.map((o) => o.key)).toEqual(["bulkhead.txt"]);
     await expectProblem(
-      await fetch(`${h.base}/v1/buckets/${temp}/objects`, { method: "DELETE" }),
+      await h.fetch(`${h.base}/v1/buckets/${temp}/objects`, { method: "DELETE" }),
       400,
       "INVALID_ARGUMENT",
     );

@@ -1,6 +1,7 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect } from "./support/data.ts";
-import { expectProblem, type HttpHarness, json, jsonPost, startHttp } from "./support/http.ts";
+import { bearer, expectProblem, type HttpHarness, json, jsonPost, startHttp } from "./support/http.ts";
 
 interface Presigned {
   url: string;
@@ -9,12 +10,36 @@ interface Presigned {
   headers: Record<string, string>;
 }
 
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: string;
+  endpoint: string;
+  region: string;
+  bucket: string;
+  prefix: string;
+  actions: string[];
+}
+
+/** The S3 error name a call fails with, or undefined when it succeeds. */
+async function s3Error(run: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await run();
+  } catch (err) {
+    return (err as { name?: string }).name;
+  }
+  return undefined;
+}
+
 interface PostPolicy {
   url: string;
   fields: Record<string, string>;
   maxSize: number;
   expiresAt: string;
 }
+
+const jsonHeaders = { "content-type": "application/json" };
 
 /** The form a browser would send: the policy's fields first, the file last. */
 function policyForm(policy: PostPolicy, file: Blob, extra: Record<string, string> = {}): FormData {
@@ -37,8 +62,8 @@ describe("HTTP API: presigned flows", () => {
     await h?.close();
   });
 
-  const presign = (body: Record<string, unknown>) => fetch(`${h.base}/v1/presign`, jsonPost(body));
-  const presignPost = (body: Record<string, unknown>) => fetch(`${h.base}/v1/presign-post`, jsonPost(body));
+  const presign = (body: Record<string, unknown>) => h.fetch(`${h.base}/v1/presign`, jsonPost(body));
+  const presignPost = (body: Record<string, unknown>) => h.fetch(`${h.base}/v1/presign-post`, jsonPost(body));
 
   it("presigns a PUT and a GET that work with plain HTTP", async () => {
     const put = await json<Presigned>(
@@ -60,7 +85,7 @@ describe("HTTP API: presigned flows", () => {
     expect(uploaded.status).toBe(200);
 
     // Not indexed yet (reconcile adopts it), but served through the API all the same.
-    const viaApi = await fetch(h.objectUrl(temp, "signed/put.txt"));
+    const viaApi = await h.fetch(h.objectUrl(temp, "signed/put.txt"));
     expect(await viaApi.text()).toBe("sent around the service");
 
     const get = await json<Presigned>(await presign({ bucket: temp, key: "signed/put.txt", method: "GET" }));
@@ -143,5 +168,122 @@ describe("HTTP API: presigned flows", () => {
       contentTypePrefix: "",
     });
     await expectProblem(exe, 415, "UNSUPPORTED_TYPE");
+  });
+
+  it("refuses presigned URLs whose path or expiry was tampered with, and expired ones (MinIO checks)", async () => {
+    for (const key of ["signed/a.txt", "signed/b.txt"]) {
+      expect((await h.fetch(h.objectUrl(temp, key), { method: "PUT", body: key })).status).toBe(201);
+    }
+    const signed = await json<Presigned>(
+      await presign({ bucket: temp, key: "signed/a.txt", method: "GET", expiresInSeconds: 300 }),
+    );
+    const good = await fetch(signed.url);
+    expect(await good.text()).toBe("signed/a.txt");
+
+    const otherPath = new URL(signed.url);
+    otherPath.pathname = otherPath.pathname.replace("signed/a.txt", "signed/b.txt");
+    const pathTampered = await fetch(otherPath);
+    expect(pathTampered.status).toBe(403);
+    expect(await pathTampered.text()).toContain("SignatureDoesNotMatch");
+
+    const longer = new URL(signed.url);
+    expect(longer.searchParams.get("X-Amz-Expires")).toBe("300");
+    longer.searchParams.set("X-Amz-Expires", "3000");
+    const expiryTampered = await fetch(longer);
+    expect(expiryTampered.status).toBe(403);
+    expect(await expiryTampered.text()).toContain("SignatureDoesNotMatch");
+
+    const brief = await json<Presigned>(
+      await presign({ bucket: temp, key: "signed/a.txt", method: "GET", expiresInSeconds: 1 }),
+    );
+    await new Promise((done) => setTimeout(done, 2_000));
+    const expired = await fetch(brief.url);
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toMatch(/AccessDenied|expired/i);
+  });
+
+  it("only presigns inside the key's scope (presign plus the action the URL performs)", async () => {
+    const token = await h.createKey("presigner", [`${temp}/shared/:presign,read`]);
+    const as = (body: Record<string, unknown>) =>
+      fetch(`${h.base}/v1/presign`, { ...jsonPost(body), headers: { ...jsonHeaders, ...bearer(token) } });
+    expect((await h.fetch(h.objectUrl(temp, "shared/x.txt"), { method: "PUT", body: "x" })).status).toBe(201);
+    expect((await as({ bucket: temp, key: "shared/x.txt", method: "GET" })).status).toBe(200);
+    // No write action: no PUT URL; outside the prefix: nothing, whether or not the object exists.
+    await expectProblem(
+      await as({ bucket: temp, key: "shared/y.txt", method: "PUT" }),
+      403,
+      "PERMISSION_DENIED",
+    );
+    await expectProblem(
+      await as({ bucket: temp, key: "signed/a.txt", method: "GET" }),
+      403,
+      "PERMISSION_DENIED",
+    );
+    await expectProblem(
+      await as({ bucket: temp, key: "nothing.txt", method: "GET" }),
+      403,
+      "PERMISSION_DENIED",
+    );
+  });
+
+  it("issues temporary S3 credentials that work inside their prefix and fail outside it", async () => {
+    const token = await h.createKey("direct-uploader", [`${temp}/users/{user_id}/:read,write,list,presign`]);
+    const ask = (body: Record<string, unknown>, userId = "alice") =>
+      fetch(`${h.base}/v1/credentials`, {
+        ...jsonPost(body),
+        headers: { ...jsonHeaders, ...bearer(token), "x-user-id": userId },
+      });
+    const res = await ask({ bucket: temp, prefix: "users/alice/" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const creds = await json<Credentials>(res);
+    expect(creds).toMatchObject({ bucket: temp, prefix: "users/alice/", actions: ["read", "write", "list"] });
+    const lifetime = (Date.parse(creds.expiration) - Date.now()) / 1000;
+    expect(lifetime).toBeGreaterThan(800);
+    expect(lifetime).toBeLessThanOrEqual(900);
+
+    const s3 = new S3Client({
+      endpoint: creds.endpoint,
+      region: creds.region,
+      forcePathStyle: true,
+      maxAttempts: 1,
+      credentials: {
+        accessKeyId: creds.accessKeyId,
+        secretAccessKey: creds.secretAccessKey,
+        sessionToken: creds.sessionToken,
+      },
+    });
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: temp, Key: "users/alice/direct.bin", Body: "direct" }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: temp, Key: "users/alice/direct.bin" }));
+      expect(await got.Body?.transformToString()).toBe("direct");
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: temp, Prefix: "users/alice/" }));
+      expect(listed.Contents?.map((o) => o.Key)).toEqual(["users/alice/direct.bin"]);
+      const denied = async (run: () => Promise<unknown>) => expect(await s3Error(run)).toBe("AccessDenied");
+      await denied(() => s3.send(new PutObjectCommand({ Bucket: temp, Key: "users/bob/x.bin", Body: "x" })));
+      await denied(() => s3.send(new GetObjectCommand({ Bucket: temp, Key: "signed/a.txt" })));
+      await denied(() => s3.send(new ListObjectsV2Command({ Bucket: temp })));
+      await denied(() =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: h.app.config.buckets.userData,
+            Key: "users/alice/x.txt",
+            Body: "x",
+          }),
+        ),
+      );
+    } finally {
+      s3.destroy();
+    }
+
+    // Another user's prefix, a wider one, or no user bound: refused by the service itself.
+    await expectProblem(await ask({ bucket: temp, prefix: "users/bob/" }), 403, "PERMISSION_DENIED");
+    await expectProblem(await ask({ bucket: temp, prefix: "users/" }), 403, "PERMISSION_DENIED");
+    await expectProblem(await ask({ bucket: temp, prefix: "users/alice/" }, ""), 403, "PERMISSION_DENIED");
+    await expectProblem(
+      await ask({ bucket: temp, prefix: "users/alice/", durationSeconds: 60 }),
+      400,
+      "INVALID_ARGUMENT",
+    );
   });
 });

@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectProblem, type HttpHarness, jsonPost, startHttp, streamed } from "./support/http.ts";
+import { bearer, expectProblem, type HttpHarness, jsonPost, startHttp, streamed } from "./support/http.ts";
 
 const KiB = 1024;
 
@@ -55,19 +55,18 @@ describe("HTTP API: protection", () => {
 
   it("closes a connection that stays idle mid-upload, and stores nothing", async () => {
     const started = Date.now();
-    const outcome = await fetch(
-      h.objectUrl(temp, "stalled.bin"),
-      streamed(slowBody(2, 10, true), { method: "PUT" }),
-    ).then(
-      (res) => res.status,
-      (err: Error) => err.name,
-    );
+    const outcome = await h
+      .fetch(h.objectUrl(temp, "stalled.bin"), streamed(slowBody(2, 10, true), { method: "PUT" }))
+      .then(
+        (res) => res.status,
+        (err: Error) => err.name,
+      );
     const elapsed = Date.now() - started;
     expect(outcome).toBe("TypeError"); // fetch failed: the server closed the socket
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(10_000);
     await sleep(100);
-    await expectProblem(await fetch(h.objectUrl(temp, "stalled.bin")), 404, "NOT_FOUND");
+    await expectProblem(await h.fetch(h.objectUrl(temp, "stalled.bin")), 404, "NOT_FOUND");
   });
 
   it("answers 408 when headers trickle in slower than HTTP_HEADERS_TIMEOUT (slowloris)", async () => {
@@ -95,28 +94,49 @@ describe("HTTP API: protection", () => {
   });
 
   it("answers 501 for presigning on a backend that cannot", async () => {
-    const url = await fetch(`${h.base}/v1/presign`, jsonPost({ bucket: temp, key: "a.txt", method: "PUT" }));
+    const url = await h.fetch(
+      `${h.base}/v1/presign`,
+      jsonPost({ bucket: temp, key: "a.txt", method: "PUT" }),
+    );
     await expectProblem(url, 501, "UNSUPPORTED_OPERATION");
-    const post = await fetch(
+    const post = await h.fetch(
       `${h.base}/v1/presign-post`,
       jsonPost({ bucket: temp, key: "a.txt", contentType: "text/plain" }),
     );
     await expectProblem(post, 501, "UNSUPPORTED_OPERATION");
   });
 
-  // Last in this suite: it spends the client's whole budget.
-  it("rate-limits /v1 per client address with 429 and Retry-After, never the probes", async () => {
+  // Last in this suite: it spends the client address's whole budget.
+  it("rate-limits /v1 per key (its own budget) and per client address without a key; never the probes", async () => {
+    const list = (init?: RequestInit) => fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=x/`, init);
+    // A key with a budget of 3 gets 3 answers, then 429; the admin key's budget is its own.
+    const small = { headers: bearer(await h.createKey("small-budget", [`${temp}:list`], 3)) };
+    for (let i = 0; i < 3; i++) expect((await list(small)).status).toBe(200);
+    const spent = await list(small);
+    expect(Number(spent.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await expectProblem(spent, 429, "RATE_LIMITED");
+    expect((await h.fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=x/`)).status).toBe(200);
+
+    // Without a key: 401 while the address has budget (RATE_LIMIT_REQUESTS=15), then 429.
     let limited: Response | undefined;
+    let refused = 0;
     for (let i = 0; i < 20 && !limited; i++) {
-      const res = await fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=x/`);
+      const res = await list();
       if (res.status === 429) limited = res;
-      else await res.text();
+      else {
+        expect(res.status).toBe(401);
+        refused++;
+        await res.text();
+      }
     }
-    expect(limited).toBeDefined();
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThanOrEqual(15);
     const res = limited as Response;
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     const problem = await expectProblem(res, 429, "RATE_LIMITED");
     expect(problem.details?.retryAfterSeconds).toBe(Number(res.headers.get("retry-after")));
+    // The spent address does not stop a caller with a key, nor the probes.
+    expect((await h.fetch(`${h.base}/v1/buckets/${temp}/objects?prefix=x/`)).status).toBe(200);
     expect((await fetch(`${h.base}/healthz`)).status).toBe(200);
     expect((await fetch(`${h.base}/metrics`)).status).toBe(200);
   });
@@ -127,7 +147,7 @@ describe("HTTP API: graceful shutdown", () => {
     const h = await startHttp("local", { SHUTDOWN_GRACE_PERIOD: "10s" });
     try {
       const temp = h.app.config.buckets.temp;
-      const upload = fetch(
+      const upload = h.fetch(
         h.objectUrl(temp, "in-flight.bin"),
         streamed(slowBody(12, 100), { method: "PUT" }),
       );
@@ -135,7 +155,7 @@ describe("HTTP API: graceful shutdown", () => {
       const started = Date.now();
       const closing = h.server.close().then(() => Date.now() - started);
       await sleep(50);
-      const late = await fetch(`${h.base}/healthz`).then(
+      const late = await h.fetch(`${h.base}/healthz`).then(
         (res) => res.status,
         () => "refused",
       );
@@ -156,13 +176,12 @@ describe("HTTP API: graceful shutdown", () => {
     const h = await startHttp("local", { SHUTDOWN_GRACE_PERIOD: "1s" });
     try {
       const temp = h.app.config.buckets.temp;
-      const upload = fetch(
-        h.objectUrl(temp, "never-ends.bin"),
-        streamed(slowBody(2, 10, true), { method: "PUT" }),
-      ).then(
-        (res) => res.status,
-        () => "cut",
-      );
+      const upload = h
+        .fetch(h.objectUrl(temp, "never-ends.bin"), streamed(slowBody(2, 10, true), { method: "PUT" }))
+        .then(
+          (res) => res.status,
+          () => "cut",
+        );
       await sleep(300);
       const started = Date.now();
       await h.server.close();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppContext, createApp } from "../src/app.ts";
 import { type HttpServer, startHttpServer } from "../src/transports/http/server.ts";
 import { testConfig } from "./support/config.ts";
-import { expectProblem, json, keyPath } from "./support/http.ts";
+import { createKey, expectProblem, fetchWithKey, json, keyPath } from "./support/http.ts";
 
 interface PromFamily {
   name: string;
@@ -38,6 +38,8 @@ const OPERATIONS = [
   "POST /v1/buckets/{bucket}/objects/{key}",
   "DELETE /v1/buckets/{bucket}/objects/{key}",
   "POST /v1/copy",
+  "POST /v1/credentials",
+  "POST /v1/minio/audit",
   "POST /v1/presign",
   "POST /v1/presign-post",
 ].sort();
@@ -68,6 +70,7 @@ describe("HTTP API: service endpoints", () => {
   let app: AppContext;
   let server: HttpServer;
   let base: string;
+  let authed: typeof fetch;
   const logLines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
@@ -82,6 +85,7 @@ describe("HTTP API: service endpoints", () => {
       pino({ level: "info" }, sink),
     );
     await app.bootstrap();
+    authed = fetchWithKey(await createKey(app, "test-admin", ["*:admin"]));
     server = await startHttpServer(app);
     base = server.address;
   });
@@ -92,7 +96,11 @@ describe("HTTP API: service endpoints", () => {
 
   it("answers /healthz and /readyz", async () => {
     expect(await json(await fetch(`${base}/healthz`))).toEqual({ status: "ok" });
-    expect(await json(await fetch(`${base}/readyz`))).toEqual({ status: "ready", backend: "minio" });
+    expect(await json(await fetch(`${base}/readyz`))).toEqual({
+      status: "ready",
+      backend: "minio",
+      auth: "enabled",
+    });
   });
 
   it("publishes an OpenAPI 3.1 document that validates and lists every route", async () => {
@@ -111,6 +119,20 @@ describe("HTTP API: service endpoints", () => {
 
     // And the server has no route beyond those (the docs pages aside; HEAD is implied by every GET).
     expect(serverOperations(server.fastify.printRoutes({ commonPrefix: false }))).toEqual(OPERATIONS);
+
+    // API keys: a bearer scheme required everywhere but on the open routes.
+    const doc = spec as unknown as {
+      components: { securitySchemes: Record<string, unknown> };
+      security: unknown[];
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.security).toEqual([{ apiKey: [] }]);
+    for (const open of ["/healthz", "/readyz", "/metrics", "/openapi.json"]) {
+      expect(doc.paths[open]?.get?.security, open).toEqual([]);
+    }
+    expect(doc.paths["/v1/minio/audit"]?.post?.security).toEqual([]);
+    expect(doc.paths["/v1/copy"]?.post?.security).toBeUndefined();
 
     const upload = spec.paths["/v1/buckets/{bucket}/objects/{key}"]?.put as {
       requestBody: { content: Record<string, unknown> };
@@ -158,9 +180,9 @@ describe("HTTP API: service endpoints", () => {
     const before = await scrape();
     const bucket = app.config.buckets.temp;
     const url = `${base}/v1/buckets/${bucket}/objects/${keyPath("metrics/one.txt")}`;
-    expect((await fetch(url, { method: "PUT", body: "x".repeat(5000) })).status).toBe(201);
-    expect(await (await fetch(url)).text()).toHaveLength(5000);
-    await expectProblem(await fetch(`${url}.missing`), 404, "NOT_FOUND");
+    expect((await authed(url, { method: "PUT", body: "x".repeat(5000) })).status).toBe(201);
+    expect(await (await authed(url)).text()).toHaveLength(5000);
+    await expectProblem(await authed(`${url}.missing`), 404, "NOT_FOUND");
     const after = await scrape();
 
     const requests = "lumenslate_storage_http_requests_total";
@@ -189,7 +211,7 @@ describe("HTTP API: service endpoints", () => {
   });
 
   it("puts the request id in every log line of a request, in the problem body and the response header", async () => {
-    const res = await fetch(`${base}/v1/buckets/${app.config.buckets.temp}/objects/none.txt`, {
+    const res = await authed(`${base}/v1/buckets/${app.config.buckets.temp}/objects/none.txt`, {
       headers: { "x-request-id": "log-check-42" },
     });
     expect(res.headers.get("x-request-id")).toBe("log-check-42");

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { expect } from "vitest";
+import type { AppContext } from "../../src/app.ts";
+import { parseScope } from "../../src/security/index.ts";
 import type { Problem } from "../../src/transports/http/problem.ts";
 import { type HttpServer, startHttpServer } from "../../src/transports/http/server.ts";
 import { createTestApp, type TestApp } from "./app.ts";
@@ -10,6 +12,12 @@ export interface HttpHarness {
   server: HttpServer;
   /** http://127.0.0.1:<port> */
   base: string;
+  /** The token of an admin key (`*:admin`) created for this harness. */
+  token: string;
+  /** fetch() that sends the admin key unless the request carries its own Authorization header. */
+  fetch: typeof fetch;
+  /** Creates an API key with these scopes (`bucket[/prefix]:actions`) and returns its token. */
+  createKey(service: string, scopes: string[], rateLimit?: number): Promise<string>;
   /** The URL of an object, each key segment percent-encoded. */
   objectUrl(bucket: string, key: string, query?: Record<string, string>): string;
   close(): Promise<void>;
@@ -17,9 +25,36 @@ export interface HttpHarness {
 
 export const keyPath = (key: string) => key.split("/").map(encodeURIComponent).join("/");
 
+/** `Authorization: Bearer <token>` as a header record. */
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+/** Creates an API key on an app's key store and returns its token (revealed: tests must send it). */
+export async function createKey(
+  app: AppContext,
+  service: string,
+  scopes: string[],
+  rateLimit?: number,
+): Promise<string> {
+  const issued = await app.security.keys.create({
+    service,
+    scopes: scopes.map(parseScope),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+  });
+  return issued.token.reveal();
+}
+
+/** fetch() that adds `Authorization: Bearer <token>` unless the request sets Authorization itself. */
+export function fetchWithKey(token: string): typeof fetch {
+  return (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${token}`);
+    return fetch(input, { ...init, headers });
+  };
+}
+
 /**
  * A wired app (see createTestApp) behind the real HTTP server, listening on 127.0.0.1 on a free
- * port, for requests over real sockets with fetch.
+ * port, for requests over real sockets with fetch; `h.fetch` authenticates as an admin key.
  */
 export async function startHttp(
   backend: "minio" | "local" = "minio",
@@ -27,7 +62,9 @@ export async function startHttp(
 ): Promise<HttpHarness> {
   const app = await createTestApp(backend, { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", ...overrides });
   let server: HttpServer;
+  let token: string;
   try {
+    token = await createKey(app, "test-admin", ["*:admin"]);
     server = await startHttpServer(app);
   } catch (err) {
     await app.dispose();
@@ -38,6 +75,9 @@ export async function startHttp(
     app,
     server,
     base,
+    token,
+    fetch: fetchWithKey(token),
+    createKey: (service, scopes, rateLimit) => createKey(app, service, scopes, rateLimit),
     objectUrl: (bucket, key, query) => {
       const qs = query ? `?${new URLSearchParams(query)}` : "";
       return `${base}/v1/buckets/${bucket}/objects/${keyPath(key)}${qs}`;

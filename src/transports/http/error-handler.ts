@@ -14,6 +14,7 @@ const KEEP = new Set(["x-request-id", "connection"]);
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const error = toStorageError(err);
   const status = HTTP_STATUS[error.code];
+  if (request.auth) request.auth.failure = error.code;
   if (error.code === "INTERNAL" || error.code === "DATA_CORRUPTED")
     request.log.error({ err }, "request failed");
   else if (status >= 500) request.log.warn({ code: error.code, detail: error.message }, "request failed");
@@ -25,6 +26,8 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
     reply.header("connection", "close");
     lingerAfterResponse(request.raw);
   }
+  // RFC 6750: a refused credential names the scheme the caller should use.
+  if (error.code === "UNAUTHENTICATED") reply.header("www-authenticate", 'Bearer realm="lumenslate-storage"');
   const retryAfter = error.details.retryAfterSeconds;
   if (error.code === "RATE_LIMITED" && typeof retryAfter === "number") {
     reply.header("retry-after", String(retryAfter));

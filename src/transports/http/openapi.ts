@@ -18,8 +18,9 @@ declare module "fastify" {
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 
 /**
- * The zod → JSON Schema transform, plus two things zod cannot say: streamed bodies (streamedBody)
- * and the name of the wildcard path parameter (Fastify's `*` is an object `key`).
+ * The zod → JSON Schema transform, plus what zod cannot say: streamed bodies (streamedBody), the
+ * name of the wildcard path parameter (Fastify's `*` is an object `key`), and which operations
+ * need no API key (everything outside /v1, and /v1 routes marked publicRoute).
  */
 function transform(input: TransformInput): { schema: Record<string, unknown>; url: string } {
   const { streamedBody, ...schema } = (input.schema ?? {}) as Record<string, unknown> & {
@@ -28,6 +29,8 @@ function transform(input: TransformInput): { schema: Record<string, unknown>; ur
   const out = jsonSchemaTransform({ ...input, schema } as TransformInput);
   const result = (out.schema ?? {}) as Record<string, unknown>;
   if (streamedBody && !result.hide) result.body = streamedBody;
+  const route = (input as { route?: { config?: { publicRoute?: boolean } } }).route;
+  if (!input.url.startsWith("/v1/") || route?.config?.publicRoute) result.security = [];
   let url = out.url;
   if (url.endsWith("/*")) {
     url = `${url.slice(0, -1)}:key`;
@@ -51,8 +54,21 @@ export async function registerOpenApi(fastify: FastifyInstance): Promise<void> {
         version: pkg.version,
         description:
           "Object storage for the Lumen Slate platform. Errors are RFC 9457 problem documents " +
-          "(application/problem+json) carrying the core's stable `code`; every response has an x-request-id.",
+          "(application/problem+json) carrying the core's stable `code`; every response has an x-request-id. " +
+          "Every /v1 call needs an API key (`Authorization: Bearer lss_...`): 401 without a valid one, " +
+          "403 when the key's scopes do not cover the call (decided before the store is touched, so it " +
+          "never says whether an object exists). `x-user-id` binds `{user_id}` in scope prefixes.",
       },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: "http",
+            scheme: "bearer",
+            description: "An API key token, lss_<id>_<secret> (`lumenslate-storage keys create`).",
+          },
+        },
+      },
+      security: [{ apiKey: [] }],
       tags: [
         { name: "objects", description: "Upload, download, inspect and delete objects" },
         { name: "buckets", description: "Listing and delete by prefix" },

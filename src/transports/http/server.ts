@@ -2,15 +2,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { AppContext } from "../../app.ts";
 import { StorageError } from "../../errors.ts";
+import { loadTlsMaterial } from "../../security/index.ts";
+import { registerSecurity } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";
 import { registerErrorHandling } from "./error-handler.ts";
 import { registerHttpMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
-import { registerRateLimit } from "./rate-limit.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { registerCopyRoute } from "./routes/copy.ts";
+import { registerCredentialsRoute } from "./routes/credentials.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListingRoute } from "./routes/listing.ts";
+import { registerMinioAuditRoute } from "./routes/minio-audit.ts";
 import { registerMultipartUploadRoutes } from "./routes/multipart-upload.ts";
 import { registerDeleteRoutes } from "./routes/object-delete.ts";
 import { registerObjectReadRoutes } from "./routes/object-read.ts";
@@ -36,12 +39,20 @@ const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
  * Builds the HTTP app (no listening), so tests can inject requests or listen on a port of their own.
  * Timeouts: no total request timeout (uploads and downloads stream for as long as they move), but
  * a connection idle for HTTP_IDLE_TIMEOUT is closed, and headers must arrive within HTTP_HEADERS_TIMEOUT.
+ * With TLS_CERT_FILE and TLS_KEY_FILE set it serves HTTPS only (the same options, on TLS).
  */
 export async function buildHttpApp(
   app: AppContext,
   lifecycle: Lifecycle = { closing: false },
 ): Promise<FastifyInstance> {
   const { http } = app.config;
+  const tls = await loadTlsMaterial(app.config.tls);
+  const serverOptions = {
+    maxHeaderSize: http.maxHeaderBytes,
+    headersTimeout: http.headersTimeoutSeconds * 1000,
+    // How often Node looks for connections past headersTimeout (its default, 30 s, is coarser than the limit).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(500, (http.headersTimeoutSeconds * 1000) / 2)),
+  };
   const fastify = Fastify({
     loggerInstance: app.logger as FastifyBaseLogger,
     logController: new LogController({
@@ -53,12 +64,7 @@ export async function buildHttpApp(
     connectionTimeout: http.idleTimeoutSeconds * 1000,
     keepAliveTimeout: http.keepAliveTimeoutSeconds * 1000,
     requestTimeout: 0,
-    http: {
-      maxHeaderSize: http.maxHeaderBytes,
-      headersTimeout: http.headersTimeoutSeconds * 1000,
-      // How often Node looks for connections past headersTimeout (its default, 30 s, is coarser than the limit).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(500, (http.headersTimeoutSeconds * 1000) / 2)),
-    },
+    ...(tls ? { https: { ...serverOptions, cert: tls.cert, key: tls.key } } : { http: serverOptions }),
     bodyLimit: http.jsonBodyLimit,
     // Percent-encoded keys of up to 1024 UTF-8 bytes can be three times as long in the URL.
     routerOptions: { maxParamLength: 4096 },
@@ -81,7 +87,8 @@ export async function buildHttpApp(
   fastify.addHook("onSend", async (_request, reply) => {
     if (lifecycle.closing) reply.header("connection", "close");
   });
-  registerRateLimit(fastify, app.rateLimiter);
+  // API keys, scopes, rate limits and the audit trail for every /v1 route (see auth.ts).
+  registerSecurity(fastify, app);
 
   // The OpenAPI plugin first: it documents the routes registered after it.
   await registerOpenApi(fastify);
@@ -96,10 +103,12 @@ export async function buildHttpApp(
     registerDeleteRoutes(api, app);
     registerCopyRoute(api, app);
     registerPresignRoutes(api, app);
+    registerCredentialsRoute(api, app);
   });
   // Streaming bodies, each in a scope with its own content-type parsers.
   await fastify.register(async (scope) => registerObjectUploadRoute(scope, app));
   await fastify.register(async (scope) => registerMultipartUploadRoutes(scope, app));
+  await fastify.register(async (scope) => registerMinioAuditRoute(scope, app));
   return fastify;
 }
 

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, noteAudit } from "../access.ts";
 import { objectHeaders, objectPath } from "../headers.ts";
 import { ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
@@ -23,6 +24,25 @@ export function registerCopyRoute(fastify: FastifyInstance, app: AppContext): vo
   fastify.withTypeProvider<ZodTypeProvider>().route({
     method: "POST",
     url: "/v1/copy",
+    config: {
+      access: {
+        operation: "copy",
+        audited: true,
+        // `read` on the source, `write` on the target; the audit record names the target.
+        body: (request) => {
+          const { source, target } = request.body as z.output<typeof CopyBody>;
+          return [
+            {
+              action: "read",
+              bucket: source.bucket,
+              key: normaliseKey(source.key),
+              ...(source.versionId ? { versionId: source.versionId } : {}),
+            },
+            { action: "write", bucket: target.bucket, key: normaliseKey(target.key) },
+          ];
+        },
+      },
+    },
     schema: {
       tags: ["objects"],
       summary: "Copy an object within or across buckets (server side)",
@@ -47,6 +67,12 @@ export function registerCopyRoute(fastify: FastifyInstance, app: AppContext): vo
         }
       }
       const info = await app.service.copy(source, target);
+      noteAudit(request, {
+        key: info.key,
+        versionId: info.versionId,
+        bytes: info.size,
+        details: { source: `${source.bucket}/${source.key}` },
+      });
       return reply
         .code(201)
         .headers(objectHeaders(info))

@@ -8,7 +8,22 @@ const READY_TIMEOUT_MS = 3_000;
 
 const Unavailable = z.object({ status: z.literal("unavailable"), code: z.string(), message: z.string() });
 
-/** /healthz: the process is up. /readyz: the object store and the database both answer. */
+const Ready = z.object({
+  status: z.literal("ready"),
+  backend: z.string(),
+  auth: z
+    .enum(["enabled", "disabled"])
+    .describe("disabled only with AUTH_DISABLED=true (never in production)."),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe("Said loudly at start-up too, e.g. authentication disabled."),
+});
+
+/**
+ * /healthz: the process is up. /readyz: the object store and the database both answer; it also says
+ * whether API keys are enforced, so a service running open (AUTH_DISABLED=true) is visible.
+ */
 export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext): void {
   const f = fastify.withTypeProvider<ZodTypeProvider>();
 
@@ -31,7 +46,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
         tags: ["service"],
         summary: "Readiness: the object store and the database answer",
         response: {
-          200: z.object({ status: z.literal("ready"), backend: z.string() }),
+          200: Ready,
           503: Unavailable,
         },
       },
@@ -39,7 +54,13 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
     async (request, reply) => {
       try {
         await app.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
-        return { status: "ready" as const, backend: app.config.storage.backend };
+        const warnings = app.security.warnings();
+        return {
+          status: "ready" as const,
+          backend: app.config.storage.backend,
+          auth: app.security.disabled ? ("disabled" as const) : ("enabled" as const),
+          ...(warnings.length > 0 ? { warnings } : {}),
+        };
       } catch (err) {
         const e = asStorageError(err, "UNAVAILABLE");
         request.log.warn({ err }, "readiness check failed");

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, pathParams, queryString } from "../access.ts";
 import { BucketParams, OBJECTS_URL, problemResponses, queryBoolean } from "../schemas.ts";
 
 const ListQuery = z.object({
@@ -47,6 +48,23 @@ export function registerListingRoute(fastify: FastifyInstance, app: AppContext):
   fastify.withTypeProvider<ZodTypeProvider>().route({
     method: "GET",
     url: OBJECTS_URL,
+    config: {
+      access: {
+        operation: "list",
+        audited: false,
+        // The prefix must lie inside the scope, so a listing never shows names outside it.
+        url: (request) => {
+          const prefix = queryString(request, "prefix");
+          return [
+            {
+              action: "list",
+              bucket: pathParams(request).bucket,
+              ...(prefix ? { key: normaliseKey(prefix) } : {}),
+            },
+          ];
+        },
+      },
+    },
     schema: {
       tags: ["buckets"],
       summary: "List objects (prefix, one level or recursive, cursor pages)",

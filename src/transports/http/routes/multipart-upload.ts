@@ -6,6 +6,7 @@ import type { AppContext } from "../../../app.ts";
 import { NULL_VERSION } from "../../../backends/object-store.ts";
 import type { ObjectInfo } from "../../../core/types.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, noteAudit, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { metadataFromHeaders } from "../headers.ts";
 import {
@@ -134,6 +135,10 @@ export async function registerMultipartUploadRoutes(
     if (stored.length === 0) {
       throw new StorageError("INVALID_ARGUMENT", "The form has no file part.", { field: "file" });
     }
+    noteAudit(request, {
+      bytes: stored.reduce((sum, info) => sum + info.size, 0),
+      details: { objects: stored.length },
+    });
     return stored;
   };
 
@@ -147,6 +152,13 @@ export async function registerMultipartUploadRoutes(
   f.route({
     method: "POST",
     url: OBJECTS_URL,
+    config: {
+      access: {
+        operation: "upload",
+        audited: true,
+        url: (request) => [{ action: "write", bucket: pathParams(request).bucket }],
+      },
+    },
     schema: {
       ...schema,
       summary: "Upload files with multipart/form-data at the top of the bucket",
@@ -160,6 +172,17 @@ export async function registerMultipartUploadRoutes(
   f.route({
     method: "POST",
     url: OBJECT_URL,
+    config: {
+      access: {
+        operation: "upload",
+        audited: true,
+        // Every file lands under the folder, so the folder is what must be in scope.
+        url: (request) => {
+          const { bucket, rest } = pathParams(request);
+          return [{ action: "write", bucket, key: normaliseKey(folder(rest)) }];
+        },
+      },
+    },
     schema: {
       ...schema,
       summary: "Upload files with multipart/form-data under a key prefix (the path is a folder)",

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { deleteByPrefix } from "../../../core/delete-prefix.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, noteAudit, pathParams, queryString } from "../access.ts";
 import { evaluatePreconditions } from "../conditional.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { VERSION_HEADER } from "../headers.ts";
@@ -31,6 +32,17 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
   f.route({
     method: "DELETE",
     url: OBJECT_URL,
+    config: {
+      access: {
+        operation: "delete",
+        audited: true,
+        url: (request) => {
+          const { bucket, rest } = pathParams(request);
+          const versionId = queryString(request, "versionId");
+          return [{ action: "delete", bucket, key: normaliseKey(rest), ...(versionId ? { versionId } : {}) }];
+        },
+      },
+    },
     schema: {
       tags: ["objects"],
       summary: "Delete an object, or one version of it",
@@ -62,6 +74,10 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
         }
       }
       const result = await app.service.delete(bucket, key, versionId);
+      noteAudit(request, {
+        ...(result.versionId ? { versionId: result.versionId } : {}),
+        details: { deleteMarker: result.deleteMarker },
+      });
       if (result.versionId) reply.header(VERSION_HEADER, result.versionId);
       return reply.header("x-delete-marker", String(result.deleteMarker)).code(204).send();
     },
@@ -70,6 +86,23 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
   f.route({
     method: "DELETE",
     url: OBJECTS_URL,
+    config: {
+      access: {
+        operation: "delete-prefix",
+        audited: true,
+        // `delete` on the prefix itself: an empty prefix (the whole bucket) needs a bucket-wide scope.
+        url: (request) => {
+          const prefix = queryString(request, "prefix");
+          return [
+            {
+              action: "delete",
+              bucket: pathParams(request).bucket,
+              ...(prefix ? { key: normaliseKey(prefix) } : {}),
+            },
+          ];
+        },
+      },
+    },
     schema: {
       tags: ["buckets"],
       summary: "Delete every object under a prefix (batched; reports counts)",
@@ -85,10 +118,12 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
     },
     handler: async (request, reply) => {
       const { prefix, all } = request.query;
-      return deleteByPrefix(app.service, request.params.bucket, prefix, {
+      const result = await deleteByPrefix(app.service, request.params.bucket, prefix, {
         all: all ?? false,
         signal: disconnectSignal(reply),
       });
+      noteAudit(request, { details: { deleted: result.deleted, failed: result.failed } });
+      return result;
     },
   });
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import type { ObjectInfo } from "../../../core/types.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, pathParams, queryString, type RouteAccess } from "../access.ts";
 import { evaluatePreconditions, hasPreconditions, rangeApplies } from "../conditional.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { baseName, contentDisposition, objectHeaders } from "../headers.ts";
@@ -39,6 +40,17 @@ const unsatisfiable = (size: number) =>
     size,
   });
 
+/** Reading one object (or its headers) needs `read` on its key. */
+const readAccess = (operation: string): RouteAccess => ({
+  operation,
+  audited: false,
+  url: (request) => {
+    const { bucket, rest } = pathParams(request);
+    const versionId = queryString(request, "versionId");
+    return [{ action: "read", bucket, key: normaliseKey(rest), ...(versionId ? { versionId } : {}) }];
+  },
+});
+
 /** 304/412 per RFC 9110 §13.2.2; returns true when the reply has been answered. */
 function answerPreconditions(request: FastifyRequest, reply: FastifyReply, info: ObjectInfo): boolean {
   const outcome = evaluatePreconditions(request.method, request.headers, info);
@@ -66,7 +78,7 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
     method: "HEAD",
     url: OBJECT_URL,
     // An explicit HEAD (not derived from GET) belongs in the OpenAPI document.
-    config: { swagger: { exposeHeadRoute: true } },
+    config: { swagger: { exposeHeadRoute: true }, access: readAccess("stat") },
     schema: {
       tags: ["objects"],
       summary: "Object headers only (size, type, ETag, sha256, metadata)",
@@ -86,6 +98,7 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
   f.route({
     method: "GET",
     url: OBJECT_URL,
+    config: { access: readAccess("download") },
     schema: {
       tags: ["objects"],
       summary: "Download an object (Range, If-None-Match, If-Match, If-Modified-Since, If-Range)",

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
+import { normaliseKey, noteAudit, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { CHECKSUM_HEADER, metadataFromHeaders, objectHeaders, objectPath } from "../headers.ts";
 import {
@@ -38,6 +39,16 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
   fastify.withTypeProvider<ZodTypeProvider>().route({
     method: "PUT",
     url: OBJECT_URL,
+    config: {
+      access: {
+        operation: "upload",
+        audited: true,
+        url: (request) => {
+          const { bucket, rest } = pathParams(request);
+          return [{ action: "write", bucket, key: normaliseKey(rest) }];
+        },
+      },
+    },
     schema: {
       tags: ["objects"],
       summary: "Upload an object from the raw request body (streamed)",
@@ -74,6 +85,7 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
         expectedSize: length === undefined ? undefined : Number(length),
         signal: disconnectSignal(reply),
       });
+      noteAudit(request, { key: info.key, versionId: info.versionId, bytes: info.size });
       return reply
         .code(201)
         .headers(objectHeaders(info))

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
+import { normaliseKey } from "../access.ts";
 import { presignPost } from "../presign-post.ts";
 import { problemResponses } from "../schemas.ts";
 
@@ -56,6 +57,24 @@ export function registerPresignRoutes(fastify: FastifyInstance, app: AppContext)
   f.route({
     method: "POST",
     url: "/v1/presign",
+    config: {
+      access: {
+        operation: "presign",
+        audited: true,
+        // Presigning needs the action the URL will perform, too.
+        body: (request) => {
+          const { bucket, key, method, versionId } = request.body as z.output<typeof PresignBody>;
+          return [
+            {
+              action: ["presign", method === "GET" ? "read" : "write"],
+              bucket,
+              key: normaliseKey(key),
+              ...(versionId ? { versionId } : {}),
+            },
+          ];
+        },
+      },
+    },
     schema: {
       tags: ["presign"],
       summary: "A presigned GET or PUT URL with bounded expiry",
@@ -84,6 +103,16 @@ export function registerPresignRoutes(fastify: FastifyInstance, app: AppContext)
   f.route({
     method: "POST",
     url: "/v1/presign-post",
+    config: {
+      access: {
+        operation: "presign-post",
+        audited: true,
+        body: (request) => {
+          const { bucket, key } = request.body as z.output<typeof PresignPostBody>;
+          return [{ action: ["presign", "write"], bucket, key: normaliseKey(key) }];
+        },
+      },
+    },
     schema: {
       tags: ["presign"],
       summary: "A presigned POST policy for browser form uploads (size and content-type conditions)",
