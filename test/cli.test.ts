@@ -141,7 +141,7 @@ describe("lumenslate-storage CLI", () => {
     const original = await readFile(source);
     expect(head.raw.equals(original.subarray(1000, 1100))).toBe(true);
     await rm(source);
-  });
+  }, 300_000);
 
   it("refuses an upload whose sha256 differs from --sha256, and stores nothing", async () => {
     const file = join(tmp, "small.bin");
