@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { StreamingSha256 } from "./sha256.ts";
 
@@ -40,5 +43,16 @@ describe("StreamingSha256", () => {
       await hash.update(chunk);
     }
     expect(await hash.digest()).toBe(expected.digest("hex"));
+  });
+
+  it("never keeps the process alive once hashing is done", async () => {
+    const module = fileURLToPath(new URL("./sha256.ts", import.meta.url));
+    const script = `const { StreamingSha256 } = await import(${JSON.stringify(module)});
+      const h = new StreamingSha256(); for (let i = 0; i < 4; i++) await h.update(Buffer.alloc(1 << 20, i));
+      console.log(await h.digest());`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      timeout: 20_000,
+    });
+    expect(stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
   });
 });

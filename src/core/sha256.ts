@@ -20,8 +20,8 @@ const takeBatch = () => {
 };
 
 const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const { createHash } = require("node:crypto");
+import { parentPort } from "node:worker_threads";
+import { createHash } from "node:crypto";
 const jobs = new Map();
 parentPort.on("message", (m) => {
   let hash = jobs.get(m.id);
@@ -46,26 +46,42 @@ const jobs = new Map<number, Job>();
 
 function sharedWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true });
-  w.unref(); // never keeps the process alive
+  // An ES module from a data: URL, with no inherited flags: the same code whatever started the process.
+  const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`), {
+    execArgv: [],
+  });
   w.on("message", (m: { id: number; ack?: number; hex?: string; data?: ArrayBuffer }) => {
     if (m.data && spare.length < MAX_SPARE) spare.push(m.data);
     const job = jobs.get(m.id);
     if (!job) return;
     if (m.ack !== undefined) job.onAck(m.ack);
     if (m.hex !== undefined) {
-      jobs.delete(m.id);
+      untrack(m.id);
       job.onDigest(m.hex);
     }
   });
   w.on("error", (err) => {
     // Should never happen; fail every hash in progress rather than leave a caller waiting.
     worker = undefined;
-    for (const job of jobs.values()) job.onFail(err);
+    const failed = [...jobs.values()];
     jobs.clear();
+    for (const job of failed) job.onFail(err);
   });
+  // Last (adding a "message" listener refs it): idle, the worker must not keep the process alive.
+  w.unref();
   worker = w;
   return w;
+}
+
+/** While a hash waits on the worker, the worker keeps the process alive; idle, it does not. */
+function track(id: number, job: Job): void {
+  if (jobs.size === 0) worker?.ref();
+  jobs.set(id, job);
+}
+
+function untrack(id: number): void {
+  jobs.delete(id);
+  if (jobs.size === 0) worker?.unref();
 }
 
 export class StreamingSha256 {
@@ -119,7 +135,7 @@ export class StreamingSha256 {
     const w = sharedWorker();
     if (this.#id === undefined) {
       this.#id = nextId++;
-      jobs.set(this.#id, {
+      track(this.#id, {
         onAck: (bytes) => {
           this.#inFlight -= bytes;
           if (this.#inFlight <= MAX_IN_FLIGHT / 2 && this.#drained) {
