@@ -1,6 +1,6 @@
 import { sql } from "kysely";
-import { StorageError } from "../errors.ts";
 import type { Database } from "./database.ts";
+import { guardDb } from "./guard.ts";
 import { decodeCursor, encodeCursor, likePrefix } from "./listing.ts";
 
 export interface ObjectRecord {
@@ -231,19 +231,7 @@ export class MetadataRepository {
     } while (cursor);
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(
-        "UNAVAILABLE",
-        "The metadata database could not complete the request.",
-        {},
-        {
-          cause: err,
-        },
-      );
-    }
+  #guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardDb(work, "The metadata database could not complete the request.");
   }
 }

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { Secret } from "../config/secret.ts";
 import { StorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
+import { guardDb } from "../metadata/guard.ts";
 import { DEFAULT_SCRYPT, hashSecret, type ScryptParams, verifySecret } from "./hashing.ts";
 import { type SecurityDatabase, securityDb } from "./schema.ts";
 import { FULL_ACCESS, normaliseScope, type Scope } from "./scopes.ts";
@@ -209,18 +210,8 @@ export class KeyStore {
     for (const listener of this.#listeners) listener(id);
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(
-        "UNAVAILABLE",
-        "The key store could not complete the request.",
-        {},
-        { cause: err },
-      );
-    }
+  #guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardDb(work, "The key store could not complete the request.");
   }
 }
 

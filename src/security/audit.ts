@@ -1,5 +1,6 @@
 import { StorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
+import { guardDb } from "../metadata/guard.ts";
 import { redactTokens } from "./redact.ts";
 import { type SecurityDatabase, securityDb } from "./schema.ts";
 
@@ -174,17 +175,7 @@ export class AuditLog {
     return rows.map((r) => toAuditRecord(r as Row));
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(
-        "UNAVAILABLE",
-        "The audit trail could not be read or written.",
-        {},
-        { cause: err },
-      );
-    }
+  #guard<T>(work: () => Promise<T>): Promise<T> {
+    return guardDb(work, "The audit trail could not be read or written.");
   }
 }
