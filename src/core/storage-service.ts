@@ -9,7 +9,7 @@ import { asStorageError, isStorageError, StorageError } from "../errors.ts";
 import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts";
 import { checkCustomerKey } from "./customer-key.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
-import { extensionOf, validateBucket, validateKey, validateMetadata, validatePrefix } from "./keys.ts";
+import { extensionOf, validateBucket, validateKey, validatePrefix } from "./keys.ts";
 import { peek } from "./peek.ts";
 import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
 import type {
@@ -26,6 +26,7 @@ import type {
   StatOptions,
   UploadRequest,
 } from "./types.ts";
+import { checkExtension, checkUploadRequest } from "./upload-checks.ts";
 
 export type StorageSettings = Pick<
   Config["storage"],
@@ -76,27 +77,8 @@ export class StorageService {
   }
 
   async upload(req: UploadRequest): Promise<ObjectInfo> {
-    const bucket = validateBucket(req.bucket);
-    const key = validateKey(req.key);
-    const metadata = validateMetadata(req.metadata);
-    const extension = extensionOf(key);
-    this.#checkExtension(bucket, extension);
+    const { bucket, key, metadata, extension } = checkUploadRequest(req, this.#settings);
     const { maxFileSize } = this.#settings;
-    if (req.expectedSize !== undefined && (!Number.isSafeInteger(req.expectedSize) || req.expectedSize < 0)) {
-      throw new StorageError("INVALID_ARGUMENT", "The expected size must be a whole number of bytes.", {
-        field: "size",
-      });
-    }
-    if (req.expectedSize !== undefined && req.expectedSize > maxFileSize) {
-      throw new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxFileSize} bytes.`, {
-        limit: maxFileSize,
-      });
-    }
-    if (req.expectedSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(req.expectedSha256)) {
-      throw new StorageError("INVALID_ARGUMENT", "The expected sha256 must be 64 hex characters.", {
-        field: "sha256",
-      });
-    }
     await this.#checkCustomerKey(req.sseCustomerKey, { bucket, key });
     if (!(await this.store.bucketExists(bucket))) {
       req.body.destroy();
@@ -296,7 +278,7 @@ export class StorageService {
         limit: maxExpiry,
       });
     }
-    if (req.method === "PUT") this.#checkExtension(bucket, extensionOf(k));
+    if (req.method === "PUT") checkExtension(this.#settings, bucket, extensionOf(k));
     else await this.store.head(bucket, k, req.versionId);
     const url = await this.store.presign(bucket, k, { ...req, expiresInSeconds: expires });
     return { url, method: req.method, expiresAt: new Date(Date.now() + expires * 1000) };
@@ -316,7 +298,7 @@ export class StorageService {
       ...(source.versionId !== undefined ? { versionId: source.versionId } : {}),
     };
     const dst = { bucket: target.bucket, key: validateKey(target.key) };
-    this.#checkExtension(dst.bucket, extensionOf(dst.key));
+    checkExtension(this.#settings, dst.bucket, extensionOf(dst.key));
     const sourceKey = keyOption(source.sseCustomerKey);
     const targetKey = keyOption(target.sseCustomerKey ?? source.sseCustomerKey);
     await this.#checkCustomerKey(sourceKey.sseCustomerKey, src);
@@ -359,19 +341,6 @@ export class StorageService {
   async #checkCustomerKey(key: Secret | undefined, context: { bucket: string; key: string }): Promise<void> {
     if (key === undefined) return;
     checkCustomerKey(key, await this.store.customerKeySupport(), context);
-  }
-
-  #checkExtension(bucket: string, extension: string): void {
-    const { extensionCheckedBuckets, allowedExtensions } = this.#settings;
-    if (allowedExtensions.length === 0) return;
-    if (extensionCheckedBuckets !== "*" && !extensionCheckedBuckets.includes(bucket)) return;
-    if (!allowedExtensions.includes(extension)) {
-      throw new StorageError(
-        "UNSUPPORTED_TYPE",
-        `Files of type '.${extension || "(none)"}' are not accepted in bucket '${bucket}'. Allowed: ${allowedExtensions.join(", ")}.`,
-        { bucket, field: "key" },
-      );
-    }
   }
 
   async #recordOrCompensate(
