@@ -323,7 +323,7 @@ describe("temporary credentials", () => {
         await s3Error(() =>
           temp.send(new PutObjectCommand({ Bucket: bucket, Key: "users/alice/after.txt", Body: "x" })),
         ),
-      ).toMatch(/ExpiredToken|InvalidToken|AccessDenied/);
+      ).toMatch(/ExpiredToken|InvalidToken|InvalidAccessKeyId|AccessDenied/);
       temp.destroy();
     },
     20 * 60_000,
