@@ -2,7 +2,9 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestStream, randomSource, sha256Of } from "./support/data.ts";
 import {
+  createKey,
   expectProblem,
+  fetchWithKey,
   type HttpHarness,
   json,
   jsonPost,
@@ -72,6 +74,16 @@ describe("HTTP API: objects", () => {
     expect(head.headers.get("content-length")).toBe(String(text.length));
     expect(head.headers.get("etag")).toBe(info.etag);
     expect(await head.text()).toBe("");
+  });
+
+  it("records the calling key's service as the owner of the version", async () => {
+    const token = await createKey(h.app, "ingest-bot", [`${temp}:write`]);
+    const res = await fetchWithKey(token)(h.objectUrl(temp, "owned/by-bot.txt"), {
+      method: "PUT",
+      body: "mine",
+    });
+    expect(res.status).toBe(201);
+    expect(await h.app.service.index.find(temp, "owned/by-bot.txt")).toMatchObject({ owner: "ingest-bot" });
   });
 
   it("streams a chunked body of unknown length (multipart on S3) with sha256 equal after download", async () => {

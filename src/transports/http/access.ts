@@ -64,6 +64,9 @@ declare module "fastify" {
   }
 }
 
+/** The calling service, recorded as the owner of the versions it writes. */
+export const ownerOf = (request: FastifyRequest): string => request.auth?.principal.service ?? "anonymous";
+
 /** Keys are stored NFC-normalised (core/keys.ts): judge the key the store will actually use. */
 export const normaliseKey = (key: string): string => key.normalize("NFC");
 

@@ -148,7 +148,7 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
           ...version(req.sourceVersionId),
           operation: "copy",
         });
-        await gate.allow({
+        const principal = await gate.allow({
           action: "write",
           bucket: req.targetBucket,
           key: req.targetObjectName,
@@ -157,6 +157,7 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
         const info = await service.copy(
           { bucket: req.sourceBucket, key: req.sourceObjectName, ...version(req.sourceVersionId) },
           { bucket: req.targetBucket, key: req.targetObjectName },
+          principal.service,
         );
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
         return writeResponse(info, "File copied successfully");

@@ -103,7 +103,7 @@ export function uploadFile(
       Object.assign(facts, { bucket: header.bucket, key: header.objectName });
       try {
         // Authorized on the header, before the store sees a byte: a refused upload writes nothing.
-        await scope.gate.allow({
+        const principal = await scope.gate.allow({
           action: "write",
           bucket: header.bucket,
           key: header.objectName,
@@ -118,6 +118,7 @@ export function uploadFile(
           ...(header.expectedSize !== undefined ? { expectedSize: header.expectedSize } : {}),
           ...(header.sha256 !== undefined ? { expectedSha256: header.sha256 } : {}),
           signal: scope.signal,
+          owner: principal.service,
         });
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
         if (scope.signal.aborted) {

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
-import { normaliseKey, noteAudit } from "../access.ts";
+import { normaliseKey, noteAudit, ownerOf } from "../access.ts";
 import { objectHeaders, objectPath } from "../headers.ts";
 import { ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
@@ -66,7 +66,7 @@ export function registerCopyRoute(fastify: FastifyInstance, app: AppContext): vo
           });
         }
       }
-      const info = await app.service.copy(source, target);
+      const info = await app.service.copy(source, target, ownerOf(request));
       noteAudit(request, {
         key: info.key,
         versionId: info.versionId,

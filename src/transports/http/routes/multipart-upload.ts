@@ -6,7 +6,7 @@ import type { AppContext } from "../../../app.ts";
 import { NULL_VERSION } from "../../../backends/object-store.ts";
 import type { ObjectInfo } from "../../../core/types.ts";
 import { StorageError } from "../../../errors.ts";
-import { normaliseKey, noteAudit, pathParams } from "../access.ts";
+import { normaliseKey, noteAudit, ownerOf, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { metadataFromHeaders } from "../headers.ts";
 import {
@@ -116,6 +116,7 @@ export async function registerMultipartUploadRoutes(
             metadata,
             expectedSha256: nextSha256,
             signal,
+            owner: ownerOf(request),
           }),
         );
         nextSha256 = undefined;

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
-import { normaliseKey, noteAudit, pathParams } from "../access.ts";
+import { normaliseKey, noteAudit, ownerOf, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { CHECKSUM_HEADER, metadataFromHeaders, objectHeaders, objectPath } from "../headers.ts";
 import {
@@ -84,6 +84,7 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
         expectedSha256: headers[CHECKSUM_HEADER],
         expectedSize: length === undefined ? undefined : Number(length),
         signal: disconnectSignal(reply),
+        owner: ownerOf(request),
       });
       noteAudit(request, { key: info.key, versionId: info.versionId, bytes: info.size });
       return reply
