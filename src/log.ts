@@ -12,6 +12,8 @@ const REDACT = [
   "*.secret",
   "req.headers.authorization",
   "req.headers.cookie",
+  'req.headers["x-amz-server-side-encryption-customer-key"]',
+  "*.sseCustomerKey",
   "*.headers.authorization",
   "*.url",
 ];

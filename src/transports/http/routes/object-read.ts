@@ -10,6 +10,7 @@ import { disconnectSignal } from "../disconnect.ts";
 import { baseName, contentDisposition, objectHeaders } from "../headers.ts";
 import { contentRange, parseRange, type RangeSpec, resolveRange } from "../range.ts";
 import { OBJECT_URL, ObjectParams, problemResponses } from "../schemas.ts";
+import { customerKeyFromHeaders } from "../sse-c.ts";
 
 const ReadQuery = z.object({
   versionId: z.string().min(1).optional().describe("Read this version instead of the latest."),
@@ -88,7 +89,12 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
     },
     handler: async (request, reply) => {
       const { bucket, "*": key } = request.params;
-      const info = await service.stat(bucket, key, request.query.versionId);
+      const info = await service.stat(
+        bucket,
+        key,
+        request.query.versionId,
+        customerKeyFromHeaders(request.headers),
+      );
       if (answerPreconditions(request, reply, info)) return reply;
       describe(reply, info, request.query.download);
       return reply.header("content-length", String(info.size)).code(200).send();
@@ -121,11 +127,12 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
       const { versionId, download: downloadName } = request.query;
       const headers = request.headers;
       const spec: RangeSpec | undefined = parseRange(headers.range);
+      const sseC = customerKeyFromHeaders(headers);
 
       // A HEAD first only when something depends on it: preconditions, If-Range, or a suffix range.
       let stat: ObjectInfo | undefined;
       if (hasPreconditions(headers) || (spec && ("suffix" in spec || headers["if-range"]))) {
-        stat = await service.stat(bucket, key, versionId);
+        stat = await service.stat(bucket, key, versionId, sseC);
         if (answerPreconditions(request, reply, stat)) return reply;
       }
       let range: { start: number; end?: number } | undefined;
@@ -138,10 +145,10 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
       }
 
       const download = await service
-        .download(bucket, key, { versionId, range, signal: disconnectSignal(reply) })
+        .download(bucket, key, { versionId, range, signal: disconnectSignal(reply), ...sseC })
         .catch(async (err: unknown) => {
           if (!(err instanceof StorageError) || err.code !== "RANGE_NOT_SATISFIABLE") throw err;
-          throw unsatisfiable(stat?.size ?? (await service.stat(bucket, key, versionId)).size);
+          throw unsatisfiable(stat?.size ?? (await service.stat(bucket, key, versionId, sseC)).size);
         });
       const info = download.info;
       // The object may have changed between the HEAD and the GET: judge what is actually sent.

@@ -15,6 +15,7 @@ import {
   objectJson,
   problemResponses,
 } from "../schemas.ts";
+import { customerKeyFromHeaders } from "../sse-c.ts";
 
 const UploadHeaders = z.looseObject({
   [CHECKSUM_HEADER]: z
@@ -85,6 +86,7 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
         expectedSize: length === undefined ? undefined : Number(length),
         signal: disconnectSignal(reply),
         owner: ownerOf(request),
+        ...customerKeyFromHeaders(headers),
       });
       noteAudit(request, { key: info.key, versionId: info.versionId, bytes: info.size });
       return reply
