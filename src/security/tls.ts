@@ -33,11 +33,10 @@ async function readPem(variable: string, path: string): Promise<Buffer> {
 /** The servers' TLS material, or undefined when TLS is not configured (plain text). */
 export async function loadTlsMaterial(tls: Config["tls"]): Promise<TlsMaterial | undefined> {
   if (!tls.certFile || !tls.keyFile) return undefined;
-  const [cert, key, clientCa] = await Promise.all([
-    readPem("TLS_CERT_FILE", tls.certFile),
-    readPem("TLS_KEY_FILE", tls.keyFile),
-    tls.clientCaFile ? readPem("TLS_CLIENT_CA_FILE", tls.clientCaFile) : undefined,
-  ]);
+  // One after another, so the error always names the first bad variable in this order.
+  const cert = await readPem("TLS_CERT_FILE", tls.certFile);
+  const key = await readPem("TLS_KEY_FILE", tls.keyFile);
+  const clientCa = tls.clientCaFile ? await readPem("TLS_CLIENT_CA_FILE", tls.clientCaFile) : undefined;
   return { cert, key, ...(clientCa ? { clientCa } : {}), requireClientCert: tls.grpcRequireClientCert };
 }
 
