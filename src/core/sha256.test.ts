@@ -8,8 +8,12 @@ import { StreamingSha256 } from "./sha256.ts";
 const MiB = 1024 * 1024;
 const reference = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
-async function hashInChunks(data: Buffer, chunkSize: (i: number) => number): Promise<string> {
-  const hash = new StreamingSha256();
+async function hashInChunks(
+  data: Buffer,
+  chunkSize: (i: number) => number,
+  thread: boolean,
+): Promise<string> {
+  const hash = new StreamingSha256({ thread });
   let offset = 0;
   for (let i = 0; offset < data.length; i++) {
     const n = Math.max(1, chunkSize(i));
@@ -19,22 +23,30 @@ async function hashInChunks(data: Buffer, chunkSize: (i: number) => number): Pro
   return hash.digest();
 }
 
-describe("StreamingSha256", () => {
+describe.each([
+  { mode: "worker thread", thread: true },
+  { mode: "inline", thread: false },
+])("StreamingSha256 ($mode)", ({ thread }) => {
   it.each([0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 17])("matches node:crypto for %i bytes", async (size) => {
     const data = randomBytes(size);
-    expect(await hashInChunks(data, (i) => [65536, 1, 4096, 777_777][i % 4] ?? 1)).toBe(reference(data));
+    expect(await hashInChunks(data, (i) => [65536, 1, 4096, 777_777][i % 4] ?? 1, thread)).toBe(
+      reference(data),
+    );
   });
 
   it("keeps concurrent hashes apart and applies backpressure on large inputs", async () => {
     const a = randomBytes(40 * MiB);
     const b = randomBytes(5 * MiB);
-    const [ha, hb] = await Promise.all([hashInChunks(a, () => 8 * MiB), hashInChunks(b, () => 64 * 1024)]);
+    const [ha, hb] = await Promise.all([
+      hashInChunks(a, () => 8 * MiB, thread),
+      hashInChunks(b, () => 64 * 1024, thread),
+    ]);
     expect(ha).toBe(reference(a));
     expect(hb).toBe(reference(b));
   });
 
   it("does not care that callers reuse their chunk buffers after update", async () => {
-    const hash = new StreamingSha256();
+    const hash = new StreamingSha256({ thread });
     const chunk = Buffer.alloc(700 * 1024);
     const expected = createHash("sha256");
     for (let i = 0; i < 10; i++) {
@@ -48,7 +60,7 @@ describe("StreamingSha256", () => {
   it("never keeps the process alive once hashing is done", async () => {
     const module = fileURLToPath(new URL("./sha256.ts", import.meta.url));
     const script = `const { StreamingSha256 } = await import(${JSON.stringify(module)});
-      const h = new StreamingSha256(); for (let i = 0; i < 4; i++) await h.update(Buffer.alloc(1 << 20, i));
+      const h = new StreamingSha256({ thread: ${thread} }); for (let i = 0; i < 4; i++) await h.update(Buffer.alloc(1 << 20, i));
       console.log(await h.digest());`;
     const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
       timeout: 20_000,
