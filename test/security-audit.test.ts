@@ -1,16 +1,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { gunzipSync } from "node:zlib";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
 import { StorageError } from "../src/errors.ts";
 import { createSecurity, type Security } from "../src/security/index.ts";
 import { parseScope } from "../src/security/scopes.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { runCli } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
 
 /**
@@ -229,22 +228,7 @@ describe("audit commands", () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (write: (s: string) => void) =>
-      new Writable({
-        write(chunk, _enc, done) {
-          write(String(chunk));
-          done();
-        },
-      });
-    const code = await main(argv, {
-      env,
-      io: { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
-    });
-    return { code, stdout, stderr };
-  }
+  const run = (...argv: string[]) => runCli(env, ...argv);
 
   it("queries by key and bucket, and exports", async () => {
     await run("keys", "create", "--service", "cli-audit", "--scope", "temp:read", "--json");

@@ -1,11 +1,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { sql } from "kysely";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
 import { Secret } from "../src/config/secret.ts";
 import { StorageError } from "../src/errors.ts";
 import { type Database, openDatabase } from "../src/metadata/database.ts";
@@ -15,6 +13,7 @@ import { createSecurity } from "../src/security/index.ts";
 import { parseScope } from "../src/security/scopes.ts";
 import { parseToken } from "../src/security/tokens.ts";
 import { createTestApp } from "./support/app.ts";
+import { runCli, textSink } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
 
 /**
@@ -171,11 +170,8 @@ describe("security.start", () => {
     let logged = "";
     const logger = pino(
       { level: "info" },
-      new Writable({
-        write(chunk, _e, done) {
-          logged += String(chunk);
-          done();
-        },
+      textSink((s) => {
+        logged += s;
       }),
     );
     const app = await createTestApp("local", {
@@ -233,22 +229,7 @@ describe("keys and audit commands", () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    let stdout = "";
-    let stderr = "";
-    const sink = (write: (s: string) => void) =>
-      new Writable({
-        write(chunk, _enc, done) {
-          write(String(chunk));
-          done();
-        },
-      });
-    const code = await main(argv, {
-      env,
-      io: { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
-    });
-    return { code, stdout, stderr };
-  }
+  const run = (...argv: string[]) => runCli(env, ...argv);
 
   it("prints a token only on create and rotate, and audits every change", async () => {
     const service = `cli-${unique()}`;

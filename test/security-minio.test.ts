@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import {
@@ -18,12 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppContext, createApp, POLICIES_DIR } from "../src/app.ts";
 import { MinioAdmin } from "../src/backends/minio-admin.ts";
 import { provisionServiceUser, servicePolicyName } from "../src/buckets/provision.ts";
-import { main } from "../src/cli/main.ts";
 import type { Config } from "../src/config/config.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { Secret } from "../src/config/secret.ts";
 import { createSecurity, type Security } from "../src/security/index.ts";
 import { type Principal, parseScope } from "../src/security/scopes.ts";
+import { runCli } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
 
 /**
@@ -100,23 +100,7 @@ afterAll(async () => {
 
 describe("provisioning the service's MinIO identity", () => {
   it("bootstrap --provision-users creates user, policy and buckets; a second run changes nothing", async () => {
-    let stdout = "";
-    let stderr = "";
-    const io = {
-      stdout: new Writable({
-        write(chunk, _e, done) {
-          stdout += String(chunk);
-          done();
-        },
-      }),
-      stderr: new Writable({
-        write(chunk, _e, done) {
-          stderr += String(chunk);
-          done();
-        },
-      }),
-    };
-    const code = await main(["bootstrap", "--provision-users", "--json"], { env, io });
+    const { code, stdout, stderr } = await runCli(env, "bootstrap", "--provision-users", "--json");
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const first = JSON.parse(stdout) as {
