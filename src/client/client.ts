@@ -17,12 +17,14 @@ import type { ListFilesResponse__Output } from "../transports/grpc/generated/lum
 import type { StatFileResponse__Output } from "../transports/grpc/generated/lumenslate/storage/v1/StatFileResponse.ts";
 import type { StorageServiceClient } from "../transports/grpc/generated/lumenslate/storage/v1/StorageService.ts";
 import { AUTHORIZATION_KEY, USER_ID_KEY } from "../transports/grpc/metadata.ts";
+import { setCustomerKeyMetadata } from "../transports/grpc/sse-c.ts";
 import { REQUEST_ID_KEY } from "../transports/grpc/status.ts";
 import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
 import { toClientError } from "./errors.ts";
 import type {
   CallOptions,
   CopyResult,
+  CustomerKeyOption,
   DeleteResult,
   DownloadOptions,
   DownloadResult,
@@ -31,6 +33,7 @@ import type {
   ListPage,
   ObjectRef,
   PresignedUrl,
+  StatOptions,
   UploadOptions,
   UploadResult,
   UrlOptions,
@@ -134,13 +137,15 @@ export class StorageClient {
     this.raw.close();
   }
 
-  #setup(options: CallOptions, stream: boolean): CallSetup {
+  #setup(options: CallOptions & CustomerKeyOption, stream: boolean): CallSetup {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(this.#options.metadata ?? {})) metadata.set(key, value);
     if (this.#authorization) metadata.set(AUTHORIZATION_KEY, this.#authorization);
     const userId = options.userId ?? this.#options.userId;
     if (userId !== undefined) metadata.set(USER_ID_KEY, userId);
     if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+    // After the connect-level metadata, so a call's own key wins.
+    if (options.sseCustomerKey) setCustomerKeyMetadata(metadata, options.sseCustomerKey);
     const timeoutMs = options.timeoutMs ?? (stream ? undefined : (this.#options.timeoutMs ?? 30_000));
     return {
       metadata,
@@ -219,14 +224,14 @@ export class StorageClient {
 
   /** A unary call with this client's metadata and default deadline. */
   #unary<Res>(
-    options: CallOptions,
+    options: CallOptions & CustomerKeyOption,
     start: (setup: CallSetup, callback: (err: ServiceError | null, res?: Res) => void) => { cancel(): void },
   ): Promise<Res> {
     const setup = this.#setup(options, false);
     return unaryCall<Res>((callback) => start(setup, callback), setup.signal);
   }
 
-  async stat(ref: ObjectRef, options: CallOptions = {}): Promise<FileInfo> {
+  async stat(ref: ObjectRef, options: StatOptions = {}): Promise<FileInfo> {
     const res = await this.#unary<StatFileResponse__Output>(options, (s, cb) =>
       this.raw.statFile(ref, s.metadata, s.options, cb),
     );

@@ -31,6 +31,16 @@ export interface CallOptions {
   userId?: string;
 }
 
+/** SSE-C for upload, download and stat: sent as call metadata (with its MD5), never in a message. */
+export interface CustomerKeyOption {
+  /**
+   * The object's customer-provided key: 32 random bytes (AES-256), e.g. `randomBytes(32)`. Every
+   * read of the object needs the same key; the service never stores it. The server's object store
+   * must be reached over TLS (else PRECONDITION_FAILED).
+   */
+  sseCustomerKey?: Uint8Array;
+}
+
 type Require<T, K extends keyof T> = Required<Pick<T, K>>;
 
 export type FileInfo = Omit<FileInfo__Output, "lastModified"> & { lastModified: Date };
@@ -44,7 +54,7 @@ export type UploadTarget = Require<UploadFileHeader, "bucket" | "objectName"> &
     /** When given, any other length is refused and nothing is stored. */
     expectedSize?: number;
   };
-export type UploadOptions = UploadTarget & CallOptions;
+export type UploadOptions = UploadTarget & CallOptions & CustomerKeyOption;
 export type UploadResult = UploadFileResponse__Output;
 export type CopyResult = CopyFileResponse__Output;
 export type DeleteResult = DeleteFileResponse__Output;
@@ -54,11 +64,14 @@ export type ByteRange = Omit<ByteRange__Output, "_end">;
 
 export type DownloadOptions = Require<DownloadFileRequest, "bucket" | "objectName"> &
   Pick<DownloadFileRequest, "versionId"> &
-  CallOptions & {
+  CallOptions &
+  CustomerKeyOption & {
     range?: ByteRange;
     /** Check the bytes against the header's sha256 (full reads); the server already checks its side. */
     verify?: boolean;
   };
+
+export type StatOptions = CallOptions & CustomerKeyOption;
 
 export type DownloadResult = Pick<DownloadFileHeader__Output, "contentLength"> & {
   file: FileInfo;

@@ -5,6 +5,7 @@ import type { Logger } from "../../../log.ts";
 import type { Security } from "../../../security/index.ts";
 import type { DownloadFileRequest__Output } from "../generated/lumenslate/storage/v1/DownloadFileRequest.ts";
 import type { DownloadFileResponse } from "../generated/lumenslate/storage/v1/DownloadFileResponse.ts";
+import { customerKeyFromMetadata } from "../sse-c.ts";
 import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
 import { fileInfo } from "./convert.ts";
 
@@ -69,6 +70,7 @@ async function stream(call: Call, scope: CallScope, deps: DownloadDeps): Promise
       ? { range: { start: req.range.start, ...(req.range.end !== undefined ? { end: req.range.end } : {}) } }
       : {}),
     signal: scope.signal,
+    ...customerKeyFromMetadata(call.metadata),
   });
   const max = Math.max(1, Math.min(MAX_CHUNK, deps.maxMessageBytes - FRAMING));
   try {

@@ -1,8 +1,9 @@
-import type { handleUnaryCall } from "@grpc/grpc-js";
+import type { handleUnaryCall, Metadata } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import type { Logger } from "../../../log.ts";
 import type { Security } from "../../../security/index.ts";
 import type { StorageServiceHandlers } from "../generated/lumenslate/storage/v1/StorageService.ts";
+import { customerKeyFromMetadata } from "../sse-c.ts";
 import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
 import { fileInfo, summaryInfo, timestamp, writeResponse } from "./convert.ts";
 import { downloadFile } from "./download.ts";
@@ -19,12 +20,12 @@ export interface StorageHandlerDeps {
 /** A unary handler: run the core call, answer with its result or the mapped status. */
 function unary<Req, Res>(
   deps: StorageHandlerDeps,
-  run: (request: Req, scope: CallScope) => Promise<Res>,
+  run: (request: Req, scope: CallScope, metadata: Metadata) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const scope = openScope(call, deps.logger, deps.security);
     deps.inFlight.track(
-      run(call.request, scope).then(
+      run(call.request, scope, call.metadata).then(
         (response) => callback(null, response),
         (err: unknown) => callback(scope.status(err)),
       ),
@@ -47,7 +48,7 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
     UploadFile: uploadFile(deps),
     DownloadFile: downloadFile(deps),
 
-    StatFile: unary(deps, async (req, { gate }) => {
+    StatFile: unary(deps, async (req, { gate }, metadata) => {
       await gate.allow({
         action: "read",
         bucket: req.bucket,
@@ -55,7 +56,13 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
         ...version(req.versionId),
         operation: "stat",
       });
-      return { file: fileInfo(await service.stat(req.bucket, req.objectName, req.versionId)) };
+      const info = await service.stat(
+        req.bucket,
+        req.objectName,
+        req.versionId,
+        customerKeyFromMetadata(metadata),
+      );
+      return { file: fileInfo(info) };
     }),
 
     DeleteFile: unary(deps, (req, { gate }) =>

@@ -8,6 +8,7 @@ import type { Security } from "../../../security/index.ts";
 import type { UploadFileHeader__Output } from "../generated/lumenslate/storage/v1/UploadFileHeader.ts";
 import type { UploadFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadFileRequest.ts";
 import type { UploadFileResponse } from "../generated/lumenslate/storage/v1/UploadFileResponse.ts";
+import { customerKeyFromMetadata } from "../sse-c.ts";
 import { type InFlight, openScope } from "./call-scope.ts";
 import { writeResponse } from "./convert.ts";
 
@@ -119,6 +120,8 @@ export function uploadFile(
           ...(header.sha256 !== undefined ? { expectedSha256: header.sha256 } : {}),
           signal: scope.signal,
           owner: principal.service,
+          // SSE-C key from metadata, parsed after authorization (as over HTTP); a bad one writes nothing.
+          ...customerKeyFromMetadata(call.metadata),
         });
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
         if (scope.signal.aborted) {
