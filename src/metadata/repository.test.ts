@@ -67,6 +67,22 @@ describe.each(targets)("MetadataRepository on %s", (_name, settings) => {
     expect(await repo.find(bucket, "v.txt", "v1")).toBeDefined();
   });
 
+  it("keeps exactly one latest row per key through any order of versions and null replacements", async () => {
+    const ids = ["a1", "null", "a2", "null", "a3", "a3"];
+    for (const id of ids) {
+      await repo.recordVersion(version("mix.txt", id));
+      const latest = [];
+      for (const other of new Set(ids)) {
+        if ((await repo.find(bucket, "mix.txt", other))?.isLatest) latest.push(other);
+      }
+      expect(latest).toEqual([id]);
+    }
+    await repo.markDeleted(bucket, "mix.txt");
+    await repo.recordVersion(version("mix.txt", "null"));
+    expect((await repo.find(bucket, "mix.txt"))?.versionId).toBe("null");
+    expect((await repo.find(bucket, "mix.txt", "a3"))?.isLatest).toBe(false);
+  });
+
   it("lists by prefix with literal wildcards, delimiters and cursors", async () => {
     for (const key of ["p/a%b.txt", "p/a_c.txt", "p/abc.txt", "p/sub/x.txt", "p/sub/y.txt", "q/z.txt"]) {
       await repo.recordVersion(version(key));

@@ -74,41 +74,46 @@ export class MetadataRepository {
     this.#db = db;
   }
 
-  /** Records a new version as the latest. The "null" version (unversioned buckets) is replaced in place. */
+  /**
+   * Records a new version as the latest. The "null" version (unversioned buckets) is replaced in place.
+   * One statement (demote the old latest in a CTE, then upsert): atomic on its own, and one round
+   * trip instead of four, which is most of the index's cost per small upload. The CTE skips the row
+   * being upserted, because one statement may not change a row twice.
+   */
   async recordVersion(v: NewObjectVersion): Promise<ObjectRecord> {
-    return this.#guard(() =>
-      this.#db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable("object_versions")
-          .set({ is_latest: false, updated_at: new Date() })
-          .where("bucket", "=", v.bucket)
-          .where("key", "=", v.key)
-          .where("is_latest", "=", true)
-          .execute();
-        const now = new Date();
-        const values = {
-          bucket: v.bucket,
-          key: v.key,
-          version_id: v.versionId,
-          size: v.size,
-          sha256: v.sha256,
-          etag: v.etag,
-          content_type: v.contentType,
-          metadata: JSON.stringify(v.metadata),
-          owner: v.owner,
-          is_latest: true,
-          created_at: now,
-          updated_at: now,
-        };
-        const row = await tx
-          .insertInto("object_versions")
-          .values(values)
-          .onConflict((oc) => oc.columns(["bucket", "key", "version_id"]).doUpdateSet({ ...values }))
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return toRecord(row as Row);
-      }),
-    );
+    const now = new Date();
+    const values = {
+      bucket: v.bucket,
+      key: v.key,
+      version_id: v.versionId,
+      size: v.size,
+      sha256: v.sha256,
+      etag: v.etag,
+      content_type: v.contentType,
+      metadata: JSON.stringify(v.metadata),
+      owner: v.owner,
+      is_latest: true,
+      created_at: now,
+      updated_at: now,
+    };
+    return this.#guard(async () => {
+      const row = await this.#db
+        .with("demoted", (db) =>
+          db
+            .updateTable("object_versions")
+            .set({ is_latest: false, updated_at: now })
+            .where("bucket", "=", v.bucket)
+            .where("key", "=", v.key)
+            .where("is_latest", "=", true)
+            .where("version_id", "<>", v.versionId),
+        )
+        .insertInto("object_versions")
+        .values(values)
+        .onConflict((oc) => oc.columns(["bucket", "key", "version_id"]).doUpdateSet({ ...values }))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toRecord(row as Row);
+    });
   }
 
   /** The given version, or the latest one when versionId is undefined. */
