@@ -10,6 +10,7 @@ import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts
 import { checkCustomerKey } from "./customer-key.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey, validatePrefix } from "./keys.ts";
+import { KnownBuckets } from "./known-buckets.ts";
 import { peek } from "./peek.ts";
 import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
 import type {
@@ -63,6 +64,7 @@ export class StorageService {
   readonly index: MetadataRepository;
   readonly #settings: StorageSettings;
   readonly #log: Logger;
+  readonly #buckets: KnownBuckets;
 
   constructor(deps: {
     store: ObjectStore;
@@ -74,13 +76,14 @@ export class StorageService {
     this.index = deps.index;
     this.#settings = deps.settings;
     this.#log = deps.logger;
+    this.#buckets = new KnownBuckets(deps.store);
   }
 
   async upload(req: UploadRequest): Promise<ObjectInfo> {
     const { bucket, key, metadata, extension } = checkUploadRequest(req, this.#settings);
     const { maxFileSize } = this.#settings;
     await this.#checkCustomerKey(req.sseCustomerKey, { bucket, key });
-    if (!(await this.store.bucketExists(bucket))) {
+    if (!(await this.#buckets.exists(bucket))) {
       req.body.destroy();
       throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
     }
@@ -111,7 +114,9 @@ export class StorageService {
     } catch (err) {
       stream.destroy();
       await piping;
-      throw asStorageError(err);
+      const failure = asStorageError(err);
+      if (failure.code === "NOT_FOUND") this.#buckets.forget(bucket);
+      throw failure;
     }
     await piping;
     if (req.signal?.aborted) {
@@ -243,7 +248,7 @@ export class StorageService {
         field: "limit",
       });
     }
-    if (!(await this.store.bucketExists(bucket))) {
+    if (!(await this.#buckets.exists(bucket))) {
       throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
     }
     const page = await this.index.list(bucket, {
