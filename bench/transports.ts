@@ -50,7 +50,9 @@ class Discard extends Writable {
 }
 
 async function startServer(configEnv: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ["bench/server.ts"], {
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "bench/server.ts"], {
     env: { ...process.env, BENCH_CONFIG_ENV: JSON.stringify({ ...configEnv, RATE_LIMIT_ENABLED: "false" }) },
     stdio: ["ignore", "pipe", "inherit"],
   });
