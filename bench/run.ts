@@ -106,6 +106,7 @@ async function machineFacts(minioDataDir: string): Promise<string[]> {
     `- Node: ${process.version}`,
     `- MinIO: ${minioVersion}${pin ? ` (pin ${pin})` : ""}`,
     `- MinIO data dir: ${minioDataDir} (${fsType})`,
+    `- metadata index: ${process.env.DATABASE_URL ? "PostgreSQL server (DATABASE_URL)" : "embedded PGlite, in memory"}`,
   ];
 }
 
@@ -173,6 +174,8 @@ async function measureAll(tempRoot: string, minio: MinioServer): Promise<Results
     PGLITE_DATA_DIR: "memory://",
     STORAGE_MAX_FILE_SIZE: "2GiB",
   };
+  // A production deployment keeps its index in a PostgreSQL server; DATABASE_URL measures that.
+  if (process.env.DATABASE_URL) configEnv.DATABASE_URL = process.env.DATABASE_URL;
   // Multipart settings pass through so a run can compare part sizes; both sides use the same ones.
   for (const name of ["STORAGE_MULTIPART_PART_SIZE", "STORAGE_MULTIPART_CONCURRENCY"]) {
     const value = process.env[name];
