@@ -41,6 +41,7 @@ import {
   withoutRequest,
 } from "./customer-keys.ts";
 import { fromS3Error } from "./errors.ts";
+import { COPY_DEFAULTS, copySourceOf, multipartCopy } from "./multipart-copy.ts";
 
 type Context = { bucket?: string; key?: string; versionId?: string };
 
@@ -51,10 +52,13 @@ export interface S3StoreOptions {
   queueSize: number;
   /** A bucket HEADed by ping(); a 404 still proves the store answers. */
   probeBucket: string;
+  /** Sources larger than this (bytes) are copied part by part; default 5 GiB, CopyObject's limit. */
+  copyThreshold?: number;
+  /** Part size of such copies; default 512 MiB, grown to stay within 10,000 parts. */
+  copyPartSize?: number;
+  /** Parts copied at once; default 4. */
+  copyConcurrency?: number;
 }
-
-const copySource = (bucket: string, key: string, versionId?: string) =>
-  `${bucket}/${encodeURIComponent(key).replace(/%2F/g, "/")}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ""}`;
 
 const parseTotal = (contentRange: string | undefined) => Number(contentRange?.split("/")[1] ?? Number.NaN);
 
@@ -266,19 +270,35 @@ export class S3Store implements ObjectStore {
   async copy(
     source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
     target: { bucket: string; key: string } & CustomerKeyOption,
+    options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
   ): Promise<PutResult> {
     const context = { bucket: source.bucket, key: source.key, versionId: source.versionId };
     await this.#requireTls(source.sseCustomerKey ?? target.sseCustomerKey, context);
+    // CopyObject stops at 5 GiB: larger sources go part by part, pinned to the version HEAD saw.
+    const head = await this.head(source.bucket, source.key, source.versionId, source);
+    if (head.size > (this.#options.copyThreshold ?? COPY_DEFAULTS.threshold)) {
+      const versionId = source.versionId ?? (head.versionId === NULL_VERSION ? undefined : head.versionId);
+      const request = {
+        source: { ...source, ...head, versionId },
+        target,
+        partSize: this.#options.copyPartSize ?? COPY_DEFAULTS.partSize,
+        concurrency: this.#options.copyConcurrency ?? COPY_DEFAULTS.concurrency,
+        ...options,
+      };
+      const pending = multipartCopy(this.client, request);
+      return this.#read(pending, context, source.sseCustomerKey, target.sseCustomerKey);
+    }
     const out = await this.#read(
       this.client.send(
         new CopyObjectCommand({
           Bucket: target.bucket,
           Key: target.key,
-          CopySource: copySource(source.bucket, source.key, source.versionId),
+          CopySource: copySourceOf(source.bucket, source.key, source.versionId),
           MetadataDirective: "COPY",
           ...copySourceKeyParams(source.sseCustomerKey),
           ...customerKeyParams(target.sseCustomerKey),
         }),
+        { abortSignal: options.signal },
       ),
       context,
       source.sseCustomerKey,
