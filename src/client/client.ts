@@ -117,6 +117,9 @@ export class StorageClient {
     const security = channelSecurity(options);
     this.raw = new Client(address, security.credentials, {
       "grpc.max_receive_message_length": 64 * MiB,
+      // HTTP/2's default 64 KiB receive window stalls large downloads on every WINDOW_UPDATE round
+      // trip; a few MiB keeps the server sending while bounding what one call can buffer here.
+      "grpc-node.flow_control_window": 8 * MiB,
       ...security.channel,
       ...options.channelOptions,
     });
