@@ -7,17 +7,7 @@ import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { collect, sha256Of } from "./support/data.ts";
-import { type GrpcHarness, issueToken, startGrpc } from "./support/grpc.ts";
-
-/** Resolves with the StorageClientError a promise rejects with (and fails if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StorageClientError);
-  return err as StorageClientError;
-}
+import { failure, type GrpcHarness, issueToken, startGrpc } from "./support/grpc.ts";
 
 /** Runs `fn` with at most `limit` calls in flight. */
 async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {

@@ -8,27 +8,18 @@ import {
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import { connect, type StorageClient } from "../src/client/index.ts";
 import type { AuditRecord } from "../src/security/index.ts";
 import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { collect } from "./support/data.ts";
-import { type GrpcHarness, keyIdOf, startGrpc, unknownToken } from "./support/grpc.ts";
+import { failure, type GrpcHarness, keyIdOf, startGrpc, unknownToken } from "./support/grpc.ts";
 
 /**
  * gRPC authentication, audit and rate limits beyond the matrix (test/auth-matrix-grpc.test.ts):
  * refusal before any message is read, one audit record per mutating call, budgets per key and per
  * address, health without a key, AUTH_DISABLED, and no secret in any log line.
  */
-
-async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StorageClientError);
-  return err as StorageClientError;
-}
 
 describe("gRPC authentication and audit", () => {
   let h: GrpcHarness;

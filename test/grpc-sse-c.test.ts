@@ -4,22 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DownloadResult, StorageClientError } from "../src/client/index.ts";
 import { SSE_C_KEY_METADATA, SSE_C_MD5_METADATA } from "../src/transports/grpc/sse-c.ts";
 import { sha256Of } from "./support/data.ts";
-import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
+import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 import { createTestCa, type TestCa } from "./support/tls.ts";
 
 const MiB = 1024 * 1024;
 const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64");
-
-/** The StorageClientError a promise rejects with (fails if it resolves). */
-async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StorageClientError);
-  return err as StorageClientError;
-}
 
 /**
  * A download read to its end or its failure: whether the header (the object's FileInfo) arrived,

@@ -1,7 +1,12 @@
 import type { DestinationStream } from "pino";
 import { expect } from "vitest";
 import { createApp } from "../../src/app.ts";
-import { type ConnectOptions, connect, type StorageClient } from "../../src/client/index.ts";
+import {
+  type ConnectOptions,
+  connect,
+  type StorageClient,
+  StorageClientError,
+} from "../../src/client/index.ts";
 import { createLogger } from "../../src/log.ts";
 import {
   type GrpcServer,
@@ -13,6 +18,16 @@ import { issueToken } from "./auth-matrix.ts";
 import { testConfig } from "./config.ts";
 
 export { issueToken, keyIdOf, unknownToken } from "./auth-matrix.ts";
+
+/** The StorageClientError a promise rejects with (and a failed expectation if it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(StorageClientError);
+  return err as StorageClientError;
+}
 
 /**
  * gRPC suites: an app whose every log line (app, security and gRPC server) is captured, so a suite
