@@ -131,22 +131,75 @@ function toRow(e: AuditEvent) {
   };
 }
 
+type AuditRow = ReturnType<typeof toRow>;
+
+interface Waiting {
+  row: AuditRow;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Rows per INSERT of the group commit (keeps statements and their parameter lists bounded). */
+const MAX_GROUP = 500;
+
 export class AuditLog {
   readonly #db: SecurityDatabase;
+  /** Records that arrived while an INSERT was running; the next INSERT writes them together. */
+  #waiting: Waiting[] = [];
+  #writing = false;
 
   constructor(db: Database) {
     this.#db = securityDb(db);
   }
 
-  async record(event: AuditEvent): Promise<void> {
-    await this.recordMany([event]);
+  /**
+   * Stores one event; resolves once it is in the table. Group commit: while one INSERT runs, later
+   * records queue and go in the next INSERT together, so a burst of calls costs a few statements
+   * instead of one each. Nothing waits on a timer, and nothing is acknowledged before it is stored.
+   */
+  record(event: AuditEvent): Promise<void> {
+    let row: AuditRow;
+    try {
+      row = toRow(event);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ row, resolve, reject });
+      if (!this.#writing) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#waiting.length > 0) {
+        const group = this.#waiting.splice(0, MAX_GROUP);
+        try {
+          await this.#insert(group.map((w) => w.row));
+          for (const w of group) w.resolve();
+        } catch (err) {
+          if (group.length === 1) {
+            group[0]?.reject(err);
+            continue;
+          }
+          // One bad row must not cost the others their record: retry them one by one.
+          for (const w of group) await this.#insert([w.row]).then(w.resolve, w.reject);
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
   }
 
   /** Inserts all events in one statement (all or nothing). */
   async recordMany(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows = events.map(toRow);
-    await this.#guard(() =>
+    await this.#insert(events.map(toRow));
+  }
+
+  #insert(rows: AuditRow[]): Promise<unknown> {
+    return this.#guard(() =>
       this.#db
         .insertInto("audit_events")
         .values(rows as never)
