@@ -56,6 +56,15 @@ export interface PutOptions extends CustomerKeyOption {
   onProgress?: (bytes: number) => void;
 }
 
+export interface CopyOptions {
+  /** Aborts a copy in progress (a multipart copy aborts its upload); nothing is left behind. */
+  signal?: AbortSignal;
+  /** The source's HEAD when the caller already has it (saves the store a second round trip). */
+  sourceHead?: ObjectHead;
+  /** Bytes copied so far (multipart copies report per part). */
+  onProgress?: (bytes: number) => void;
+}
+
 export interface PutResult {
   etag: string;
   versionId: string;
@@ -155,6 +164,7 @@ export interface ObjectStore {
   copy(
     source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
     target: { bucket: string; key: string } & CustomerKeyOption,
+    options?: CopyOptions,
   ): Promise<PutResult>;
   presign(bucket: string, key: string, options: PresignOptions): Promise<string>;
 

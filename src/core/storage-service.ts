@@ -294,7 +294,12 @@ export class StorageService {
    * target.sseCustomerKey, which defaults to the source's key, so a copy of an SSE-C object is never
    * silently stored in clear.
    */
-  async copy(source: CopySource, target: CopyTarget, owner = "anonymous"): Promise<ObjectInfo> {
+  async copy(
+    source: CopySource,
+    target: CopyTarget,
+    owner = "anonymous",
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ObjectInfo> {
     validateBucket(source.bucket);
     validateBucket(target.bucket);
     const src = {
@@ -312,7 +317,19 @@ export class StorageService {
     const sourceRecord = await this.index.find(src.bucket, src.key, head.versionId);
     const sha256 =
       sourceRecord?.sha256 ?? (await this.hashObject(src.bucket, src.key, head.versionId, sourceKey));
-    const stored = await this.store.copy({ ...src, ...sourceKey }, { ...dst, ...targetKey });
+    // The HEAD above pins the version: the store copies exactly the bytes whose sha256 is recorded.
+    const stored = await this.store.copy(
+      { ...src, ...sourceKey },
+      { ...dst, ...targetKey },
+      {
+        sourceHead: head,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    if (options.signal?.aborted) {
+      await this.#discard(dst.bucket, dst.key, stored.versionId);
+      throw new StorageError("CANCELLED", "The copy was cancelled.", dst);
+    }
     const record = {
       ...dst,
       versionId: stored.versionId,

@@ -159,6 +159,27 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
       });
     });
 
+    it("a cancelled copy leaves no target object and no index row", async () => {
+      await app.service.upload({ bucket, key: "copy/cancel-src.bin", body: bufferStream("x".repeat(4096)) });
+      const aborted = new AbortController();
+      aborted.abort();
+      await expect(
+        app.service.copy(
+          { bucket, key: "copy/cancel-src.bin" },
+          { bucket: other, key: "copy/cancelled.bin" },
+          "t",
+          {
+            signal: aborted.signal,
+          },
+        ),
+      ).rejects.toMatchObject({ code: "CANCELLED" });
+      await expect(app.service.stat(other, "copy/cancelled.bin")).rejects.toMatchObject({
+        code: "NOT_FOUND",
+      });
+      expect(await app.service.index.find(other, "copy/cancelled.bin")).toBeUndefined();
+      expect(await keysIn(other)).not.toContain("copy/cancelled.bin");
+    });
+
     it("refuses a body that breaks its announced checksum or size, keeping the previous version", async () => {
       await app.service.upload({ bucket, key: "limit/obj.bin", body: bufferStream("old") });
       const source = randomSource(3 * MiB);

@@ -5,6 +5,7 @@ import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { StorageError } from "../../errors.ts";
 import {
+  type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
   type DeleteResult,
@@ -175,6 +176,7 @@ export class LocalStore implements ObjectStore {
   async copy(
     source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
     target: { bucket: string; key: string } & CustomerKeyOption,
+    options: CopyOptions = {},
   ): Promise<PutResult> {
     refuseCustomerKey(source, source);
     refuseCustomerKey(target, target);
@@ -184,8 +186,15 @@ export class LocalStore implements ObjectStore {
     await this.init();
     const { meta, handle } = await this.#openData(source.bucket, source.key);
     // The read stream owns the handle and closes it when pipeline finishes or fails.
-    const staged = await stageToTemp(this.#layout, handle.createReadStream(), target);
+    const staged = await stageToTemp(this.#layout, handle.createReadStream(), {
+      ...target,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    }).catch((err: unknown) => {
+      throw fromFsError(err, { bucket: target.bucket, key: target.key });
+    });
     try {
+      options.signal?.throwIfAborted();
       // The open descriptor pins the bytes that belong to `meta`, so a mismatch is real damage.
       if (staged.etag !== meta.etag || staged.size !== meta.size) {
         throw new StorageError("DATA_CORRUPTED", "Source object bytes do not match their etag.", {

@@ -17,6 +17,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Secret } from "../../config/secret.ts";
 import type { StorageError } from "../../errors.ts";
 import {
+  type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
   type DeleteResult,
@@ -270,20 +271,22 @@ export class S3Store implements ObjectStore {
   async copy(
     source: { bucket: string; key: string; versionId?: string } & CustomerKeyOption,
     target: { bucket: string; key: string } & CustomerKeyOption,
-    options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+    options: CopyOptions = {},
   ): Promise<PutResult> {
     const context = { bucket: source.bucket, key: source.key, versionId: source.versionId };
     await this.#requireTls(source.sseCustomerKey ?? target.sseCustomerKey, context);
-    // CopyObject stops at 5 GiB: larger sources go part by part, pinned to the version HEAD saw.
-    const head = await this.head(source.bucket, source.key, source.versionId, source);
+    // CopyObject stops at 5 GiB: larger sources go part by part.
+    const { sourceHead, ...copyOptions } = options;
+    const head = sourceHead ?? (await this.head(source.bucket, source.key, source.versionId, source));
+    // Pinned to the version HEAD saw, so the bytes copied are the ones the caller's sha256 describes.
+    const versionId = source.versionId ?? (head.versionId === NULL_VERSION ? undefined : head.versionId);
     if (head.size > (this.#options.copyThreshold ?? COPY_DEFAULTS.threshold)) {
-      const versionId = source.versionId ?? (head.versionId === NULL_VERSION ? undefined : head.versionId);
       const request = {
         source: { ...source, ...head, versionId },
         target,
         partSize: this.#options.copyPartSize ?? COPY_DEFAULTS.partSize,
         concurrency: this.#options.copyConcurrency ?? COPY_DEFAULTS.concurrency,
-        ...options,
+        ...copyOptions,
       };
       const pending = multipartCopy(this.client, request);
       return this.#read(pending, context, source.sseCustomerKey, target.sseCustomerKey);
@@ -293,7 +296,7 @@ export class S3Store implements ObjectStore {
         new CopyObjectCommand({
           Bucket: target.bucket,
           Key: target.key,
-          CopySource: copySourceOf(source.bucket, source.key, source.versionId),
+          CopySource: copySourceOf(source.bucket, source.key, versionId),
           MetadataDirective: "COPY",
           ...copySourceKeyParams(source.sseCustomerKey),
           ...customerKeyParams(target.sseCustomerKey),

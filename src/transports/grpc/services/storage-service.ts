@@ -137,7 +137,7 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
       }),
     ),
 
-    CopyFile: unary(deps, (req, { gate }) =>
+    CopyFile: unary(deps, (req, { gate, signal }) =>
       gate.mutation("copy", async (facts) => {
         Object.assign(facts, {
           bucket: req.targetBucket,
@@ -165,6 +165,7 @@ export function storageServiceHandlers(deps: StorageHandlerDeps): StorageService
           { bucket: req.sourceBucket, key: req.sourceObjectName, ...version(req.sourceVersionId) },
           { bucket: req.targetBucket, key: req.targetObjectName },
           principal.service,
+          { signal },
         );
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
         return writeResponse(info, "File copied successfully");

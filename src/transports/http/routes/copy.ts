@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, ownerOf } from "../access.ts";
+import { disconnectSignal } from "../disconnect.ts";
 import { objectHeaders, objectPath } from "../headers.ts";
 import { ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
@@ -66,7 +67,9 @@ export function registerCopyRoute(fastify: FastifyInstance, app: AppContext): vo
           });
         }
       }
-      const info = await app.service.copy(source, target, ownerOf(request));
+      const info = await app.service.copy(source, target, ownerOf(request), {
+        signal: disconnectSignal(reply),
+      });
       noteAudit(request, {
         key: info.key,
         versionId: info.versionId,
