@@ -3,13 +3,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
 import { loadConfig } from "../src/config/config.ts";
+import type { AuditRecord } from "../src/security/index.ts";
+import { keyIdOf } from "./support/auth-matrix.ts";
+import { runCli } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
 import { sha256Of } from "./support/data.ts";
 import { bearer, type HttpHarness, jsonPost, multipartBody, startHttp, streamed } from "./support/http.ts";
@@ -35,24 +36,8 @@ interface Expected {
   key?: string;
 }
 
-interface RecordJson {
-  time: string;
-  source: string;
-  keyId: string | null;
-  service: string | null;
-  protocol: string | null;
-  action: string;
-  bucket: string | null;
-  key: string | null;
-  versionId: string | null;
-  result: string;
-  bytes: number | null;
-  requestId: string | null;
-  clientAddress: string | null;
-  details: Record<string, unknown>;
-}
-
-const keyIdOf = (token: string) => /^lss_([a-z0-9]{16})_/.exec(token)?.[1] ?? "";
+/** An exported audit line: the stored record without its id, time as JSON text. */
+type RecordJson = Omit<AuditRecord, "id" | "time"> & { time: string };
 
 describe("audit trail: 20 calls, 20 records", () => {
   let dir: string;
@@ -62,19 +47,7 @@ describe("audit trail: 20 calls, 20 records", () => {
 
   /** Runs the CLI in-process on this suite's database; returns stdout (failing on a non-zero exit). */
   const cli = async (...args: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const sink = (append: (text: string) => void) =>
-      new Writable({
-        write(chunk, _encoding, done) {
-          append(String(chunk));
-          done();
-        },
-      });
-    const code = await main(args, {
-      env,
-      io: { stdout: sink((t) => (stdout += t)), stderr: sink((t) => (stderr += t)) },
-    });
+    const { code, stdout, stderr } = await runCli(env, ...args);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     return stdout;
   };

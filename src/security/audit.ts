@@ -1,8 +1,9 @@
+import type { Selectable } from "kysely";
 import { StorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
 import { guardDb } from "../metadata/guard.ts";
 import { redactTokens } from "./redact.ts";
-import { type SecurityDatabase, securityDb } from "./schema.ts";
+import { type AuditEventsTable, type SecurityDatabase, securityDb } from "./schema.ts";
 
 /**
  * The audit trail: one append-only row per mutating or refused call, from the service itself
@@ -70,23 +71,8 @@ const TEXT_LIMIT = 2048;
 const clip = (value: string | null | undefined): string | null =>
   value === undefined || value === null ? null : redactTokens(value).slice(0, TEXT_LIMIT);
 
-type Row = {
-  id: string | number;
-  time: Date;
-  source: AuditSource;
-  key_id: string | null;
-  service: string | null;
-  protocol: string | null;
-  action: string;
-  bucket: string | null;
-  key: string | null;
-  version_id: string | null;
-  result: string;
-  bytes: string | number | null;
-  request_id: string | null;
-  client_address: string | null;
-  details: Record<string, unknown> | string;
-};
+/** A stored row as the drivers return it: PGlite may hand back jsonb as text. */
+type Row = Omit<Selectable<AuditEventsTable>, "details"> & { details: Record<string, unknown> | string };
 
 export const toAuditRecord = (r: Row): AuditRecord => ({
   id: Number(r.id),

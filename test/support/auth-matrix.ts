@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppContext } from "../../src/app.ts";
 import { type AuditRecord, parseScope } from "../../src/security/index.ts";
+import { parseToken } from "../../src/security/tokens.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 
 /**
@@ -48,7 +49,7 @@ export async function issueToken(
 }
 
 /** The public id in a token (`lss_<id>_<secret>`). */
-export const keyIdOf = (token: string): string => /^lss_([a-z0-9]{16})_/.exec(token)?.[1] ?? "";
+export const keyIdOf = (token: string): string => parseToken(token)?.id ?? "";
 
 /** A well-formed token of a key that does not exist. */
 export const unknownToken = (): string =>

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { expect } from "vitest";
 import type { AppContext } from "../../src/app.ts";
-import { parseScope } from "../../src/security/index.ts";
 import type { Problem } from "../../src/transports/http/problem.ts";
 import { type HttpServer, startHttpServer } from "../../src/transports/http/server.ts";
 import { createTestApp, type TestApp } from "./app.ts";
+import { issueToken } from "./auth-matrix.ts";
 
 export interface HttpHarness {
   app: TestApp;
@@ -29,19 +29,8 @@ export const keyPath = (key: string) => key.split("/").map(encodeURIComponent).j
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
 /** Creates an API key on an app's key store and returns its token (revealed: tests must send it). */
-export async function createKey(
-  app: AppContext,
-  service: string,
-  scopes: string[],
-  rateLimit?: number,
-): Promise<string> {
-  const issued = await app.security.keys.create({
-    service,
-    scopes: scopes.map(parseScope),
-    ...(rateLimit === undefined ? {} : { rateLimit }),
-  });
-  return issued.token.reveal();
-}
+export const createKey = (app: AppContext, service: string, scopes: string[], rateLimit?: number) =>
+  issueToken(app, service, scopes, rateLimit);
 
 /** fetch() that adds `Authorization: Bearer <token>` unless the request sets Authorization itself. */
 export function fetchWithKey(token: string): typeof fetch {
@@ -145,20 +134,8 @@ export const jsonPost = (body: unknown): RequestInit => ({
   body: JSON.stringify(body),
 });
 
+export type { ListingJson } from "../../src/transports/http/routes/listing.ts";
 export type { ObjectInfoJson } from "../../src/transports/http/schemas.ts";
-
-export interface ListingJson {
-  objects: Array<{
-    key: string;
-    versionId: string;
-    size: number;
-    etag: string;
-    sha256: string;
-    contentType: string;
-  }>;
-  prefixes: string[];
-  nextCursor?: string;
-}
 
 /** The JSON body of a response, typed by the caller. */
 export const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;

@@ -43,6 +43,9 @@ const ListResponse = z.object({
   nextCursor: z.string().optional().describe("Absent on the last page."),
 });
 
+/** A listing page as sent on the wire. */
+export type ListingJson = z.output<typeof ListResponse>;
+
 /** GET /v1/buckets/{bucket}/objects: a page of the listing, from the metadata index. */
 export function registerListingRoute(fastify: FastifyInstance, app: AppContext): void {
   fastify.withTypeProvider<ZodTypeProvider>().route({
