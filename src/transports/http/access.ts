@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { ErrorCode } from "../../errors.ts";
 import type { Action, Principal } from "../../security/index.ts";
+import type { PublicReason } from "./route-policy.ts";
 
 /**
  * What each route may be asked to do, declared beside the route (`config.access`) and enforced by
@@ -55,9 +56,10 @@ export interface RequestAuth {
 
 declare module "fastify" {
   interface FastifyContextConfig {
+    /** What the route does; a route without it must be `public` (route-policy.ts refuses it otherwise). */
     access?: RouteAccess;
-    /** Reachable without an API key (e.g. MinIO's audit webhook, which has its own token). */
-    publicRoute?: boolean;
+    /** Reachable without an API key, and why (MinIO's audit webhook checks a token of its own). */
+    public?: PublicReason;
   }
   interface FastifyRequest {
     auth: RequestAuth | null;

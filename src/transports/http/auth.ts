@@ -21,14 +21,14 @@ import { rateLimitSubject } from "./rate-limit.ts";
  * - Audit: a mutating or access-granting call (RouteAccess.audited) gets one record with its
  *   outcome, written in onSend: after the call completed or failed, before the caller hears of it.
  *
- * Probes, /metrics, /openapi.json and /docs are outside /v1 and stay open; routes marked
- * `publicRoute` (MinIO's webhook) check their own credentials.
+ * Which routes need a key is decided by the route the router matched (route-policy.ts): every
+ * route needs one unless it is declared `config.public` (probes, /metrics, the OpenAPI document and
+ * its UI, MinIO's webhook, which checks a token of its own). A matched route that declares neither
+ * is refused here as well as at start-up. No match is the router's 404: no handler runs.
  */
 
 /** The `x-user-id` header binds `{user_id}` placeholders in scope prefixes. */
 export const USER_ID_HEADER = "x-user-id";
-
-const isApiPath = (url: string) => url.startsWith("/v1/") || url === "/v1" || url.startsWith("/v1?");
 
 export function bindingsOf(request: FastifyRequest): Bindings {
   const userId = request.headers[USER_ID_HEADER];
@@ -86,13 +86,24 @@ export function registerSecurity(fastify: FastifyInstance, app: AppContext): voi
   };
 
   fastify.addHook("onRequest", async (request) => {
-    if (!isApiPath(request.url) || request.routeOptions.config?.publicRoute) return;
+    if (request.is404) return;
+    const config = request.routeOptions.config;
+    if (config?.public) return;
     const access = accessOf(request);
-    const operation = access?.operation ?? "unknown-route";
+    if (!access) {
+      throw new StorageError(
+        "PERMISSION_DENIED",
+        "This route declares no access rule, so nobody may call it.",
+        {
+          route: request.routeOptions.url,
+        },
+      );
+    }
+    const { operation } = access;
     if (!request.headers.authorization && !security.disabled) {
       await rateLimiter.consume(rateLimitSubject(request.ip));
     }
-    const targets = access?.url?.(request) ?? [];
+    const targets = access.url?.(request) ?? [];
     const first = targets[0];
     // Authenticate (a refusal is audited with the target it was for), charge the key, then
     // authorize each target the URL names: a call refused by scope still spends its key's budget.

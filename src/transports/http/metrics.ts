@@ -83,6 +83,7 @@ export function registerHttpMetrics(fastify: FastifyInstance, metrics: Metrics):
   fastify.get(
     "/metrics",
     {
+      config: { public: "metrics" },
       schema: {
         tags: ["service"],
         summary: "Prometheus metrics (text exposition format)",

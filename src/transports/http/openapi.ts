@@ -4,6 +4,7 @@ import type { FastifyInstance } from "fastify";
 import { jsonSchemaTransform, jsonSchemaTransformObject } from "fastify-type-provider-zod";
 import { z } from "zod";
 import pkg from "../../../package.json" with { type: "json" };
+import { markScopePublic } from "./route-policy.ts";
 
 declare module "fastify" {
   interface FastifySchema {
@@ -20,7 +21,7 @@ type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 /**
  * The zod → JSON Schema transform, plus what zod cannot say: streamed bodies (streamedBody), the
  * name of the wildcard path parameter (Fastify's `*` is an object `key`), and which operations
- * need no API key (everything outside /v1, and /v1 routes marked publicRoute).
+ * need no API key (routes declared `config.public`).
  */
 function transform(input: TransformInput): { schema: Record<string, unknown>; url: string } {
   const { streamedBody, ...schema } = (input.schema ?? {}) as Record<string, unknown> & {
@@ -29,8 +30,8 @@ function transform(input: TransformInput): { schema: Record<string, unknown>; ur
   const out = jsonSchemaTransform({ ...input, schema } as TransformInput);
   const result = (out.schema ?? {}) as Record<string, unknown>;
   if (streamedBody && !result.hide) result.body = streamedBody;
-  const route = (input as { route?: { config?: { publicRoute?: boolean } } }).route;
-  if (!input.url.startsWith("/v1/") || route?.config?.publicRoute) result.security = [];
+  const route = (input as { route?: { config?: { public?: string } } }).route;
+  if (route?.config?.public) result.security = [];
   let url = out.url;
   if (url.endsWith("/*")) {
     url = `${url.slice(0, -1)}:key`;
@@ -79,10 +80,15 @@ export async function registerOpenApi(fastify: FastifyInstance): Promise<void> {
     transform,
     transformObject: jsonSchemaTransformObject,
   });
-  await fastify.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  // Swagger UI's own routes (the page, its assets, the document) need no key, like the document.
+  await fastify.register(async (docs) => {
+    markScopePublic(docs, "docs");
+    await docs.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  });
   fastify.get(
     "/openapi.json",
     {
+      config: { public: "docs" },
       schema: {
         tags: ["service"],
         summary: "This OpenAPI 3.1 document",

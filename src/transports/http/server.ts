@@ -9,6 +9,7 @@ import { registerErrorHandling } from "./error-handler.ts";
 import { registerHttpMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
+import { enforceRoutePolicy, isOriginForm } from "./route-policy.ts";
 import { registerCopyRoute } from "./routes/copy.ts";
 import { registerCredentialsRoute } from "./routes/credentials.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -76,8 +77,18 @@ export async function buildHttpApp(
   fastify.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(fastify);
 
+  // Before anything else: every route says who may call it (route-policy.ts).
+  enforceRoutePolicy(fastify);
+
   fastify.addHook("onRequest", async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (!isOriginForm(request.method, request.raw.url)) {
+      reply.header("connection", "close");
+      throw new StorageError(
+        "INVALID_ARGUMENT",
+        "The request target must be a path ('/v1/...'); absolute-form targets are for proxies and are refused.",
+      );
+    }
     if (lifecycle.closing) {
       reply.header("connection", "close");
       throw new StorageError("UNAVAILABLE", "The server is shutting down; retry on another instance.");

@@ -30,6 +30,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
   f.get(
     "/healthz",
     {
+      config: { public: "probe" },
       schema: {
         tags: ["service"],
         summary: "Liveness: the process is up",
@@ -42,6 +43,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
   f.get(
     "/readyz",
     {
+      config: { public: "probe" },
       schema: {
         tags: ["service"],
         summary: "Readiness: the object store and the database answer",

@@ -29,7 +29,7 @@ export async function registerMinioAuditRoute(fastify: FastifyInstance, app: App
   fastify.withTypeProvider<ZodTypeProvider>().route({
     method: "POST",
     url: "/v1/minio/audit",
-    config: { publicRoute: true },
+    config: { public: "webhook" },
     bodyLimit: WEBHOOK_BODY_LIMIT,
     schema: {
       tags: ["service"],
