@@ -6,9 +6,11 @@ import { storageProto } from "./definition.ts";
 import { GrpcHealth, type HealthOptions } from "./health.ts";
 import { authInterceptor } from "./interceptors/auth.ts";
 import { loggingInterceptor } from "./interceptors/logging.ts";
+import { refusedMessageInterceptor } from "./interceptors/messages.ts";
 import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { grpcMetrics } from "./metrics.ts";
 import { reflectionService } from "./reflection.ts";
+import { type ServedMethod, ServiceRegistry } from "./register.ts";
 import { InFlight } from "./services/call-scope.ts";
 import { storageServiceHandlers } from "./services/storage-service.ts";
 
@@ -30,6 +32,8 @@ export interface GrpcServer {
   /** Whether the server speaks TLS (and whether it requires client certificates). */
   tls: { enabled: boolean; requireClientCert: boolean };
   server: Server;
+  /** Every method served (registered through ServiceRegistry): tests enumerate these. */
+  methods: readonly ServedMethod[];
   health: GrpcHealth;
   /** Handler work still running (for tests and shutdown). */
   inFlight: InFlight;
@@ -60,7 +64,8 @@ export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentia
 /**
  * Builds, binds and starts the gRPC server on the app: StorageService (every call authenticated
  * by API key and authorized per bucket and key, see interceptors/auth.ts and services/gate.ts),
- * health and reflection (open).
+ * health and reflection (open). Deny by default: only methods with an access rule (methods.ts)
+ * are registered, and only through the ServiceRegistry, which throws here on any other.
  */
 export async function startGrpcServer(app: AppContext, options: GrpcServerOptions = {}): Promise<GrpcServer> {
   const { grpc } = app.config;
@@ -84,9 +89,13 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
         limiter: app.rateLimiter,
         onInternal: onInternal("authentication"),
       }),
+      // Last, so a message is judged only once its caller is admitted; needed by the registry's
+      // strict deserializers, which hand it undecodable and non-UTF-8 messages to refuse.
+      refusedMessageInterceptor(onInternal("message check")),
     ],
   });
-  server.addService(
+  const registry = new ServiceRegistry(server);
+  registry.addService(
     storageProto().lumenslate.storage.v1.StorageService.service,
     storageServiceHandlers({
       service: app.service,
@@ -97,8 +106,8 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
     }),
   );
   const health = new GrpcHealth(app, options.health);
-  health.addToServer(server);
-  reflectionService().addToServer(server);
+  health.addToServer(registry);
+  reflectionService().addToServer(registry);
 
   const host = options.host ?? grpc.host;
   const hostPart = host.includes(":") ? `[${host}]` : host;
@@ -134,6 +143,7 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
     port,
     tls: { enabled: tls !== undefined, requireClientCert: tls?.requireClientCert ?? false },
     server,
+    methods: registry.methods,
     health,
     inFlight,
     close,

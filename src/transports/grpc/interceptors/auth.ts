@@ -3,23 +3,10 @@ import { isStorageError, type StorageError } from "../../../errors.ts";
 import type { Principal, Security } from "../../../security/index.ts";
 import type { RateLimiter } from "../../../security/rate-limit.ts";
 import { bearerToken, parseToken } from "../../../security/tokens.ts";
-import { STORAGE_SERVICE_NAME } from "../definition.ts";
 import { AUTHORIZATION_KEY, metadataText } from "../metadata.ts";
+import { methodAccess, unmappedMethod } from "../methods.ts";
 import { REQUEST_ID_KEY, toStatus } from "../status.ts";
 import { rateLimitSubject } from "./rate-limit.ts";
-
-const STORAGE_PREFIX = `/${STORAGE_SERVICE_NAME}/`;
-
-/** The operation each StorageService method is audited as (the handlers use the same names). */
-export const OPERATIONS: Readonly<Record<string, string>> = {
-  UploadFile: "upload",
-  DownloadFile: "download",
-  StatFile: "stat",
-  DeleteFile: "delete",
-  ListFiles: "list",
-  GetFileUrl: "presign",
-  CopyFile: "copy",
-};
 
 /** The id of the key a caller presented (ids are public), never its secret; null when there is none. */
 export const presentedKeyId = (authorization: string | undefined): string | null =>
@@ -71,14 +58,35 @@ async function admit(deps: AuthInterceptorDeps, arrival: Arrival): Promise<void>
 }
 
 /**
- * Authentication and per-key rate limiting for StorageService (health and reflection stay open).
+ * A call to a method without an access rule (methods.ts): audited and charged to the address like
+ * a caller without a key, then refused. The server does not register such methods, so this only
+ * fires when one was added around register.ts; deny by default must hold then too.
+ */
+async function refuseUnmapped(deps: AuthInterceptorDeps, arrival: Arrival): Promise<never> {
+  const err = unmappedMethod(arrival.operation);
+  await deps.security.recordAudit({
+    keyId: presentedKeyId(arrival.authorization),
+    service: null,
+    protocol: "grpc",
+    action: arrival.operation,
+    result: err.code,
+    requestId: arrival.requestId ?? null,
+    clientAddress: arrival.clientAddress,
+  });
+  await deps.limiter.consume(arrival.clientAddress);
+  throw err;
+}
+
+/**
+ * Deny by default (see methods.ts): public services pass, keyed methods are authenticated and
+ * charged per key, and any other path is refused with PERMISSION_DENIED, even with AUTH_DISABLED.
  * grpc-js holds messages and half-close until next() is called, so a refused call never reaches
  * its handler and no message of it is read.
  */
 export function authInterceptor(deps: AuthInterceptorDeps): ServerInterceptor {
   return (descriptor, call) => {
-    if (!descriptor.path.startsWith(STORAGE_PREFIX)) return new ServerInterceptingCall(call);
-    const method = descriptor.path.slice(STORAGE_PREFIX.length);
+    const access = methodAccess(descriptor.path);
+    if (access.kind === "public") return new ServerInterceptingCall(call);
     let intercepting: ServerInterceptingCall | undefined;
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
@@ -86,9 +94,10 @@ export function authInterceptor(deps: AuthInterceptorDeps): ServerInterceptor {
           authorization: metadataText(metadata, AUTHORIZATION_KEY),
           clientAddress: rateLimitSubject(call),
           requestId: metadataText(metadata, REQUEST_ID_KEY),
-          operation: OPERATIONS[method] ?? method,
+          // An unmapped method is audited under its path: it has no operation name.
+          operation: access.kind === "keyed" ? access.operation : descriptor.path,
         };
-        admit(deps, arrival).then(
+        (access.kind === "keyed" ? admit(deps, arrival) : refuseUnmapped(deps, arrival)).then(
           () => next(metadata),
           (err: unknown) => intercepting?.sendStatus(toStatus(err, deps.onInternal)),
         );

@@ -1,0 +1,53 @@
+import { StorageError } from "../../errors.ts";
+import { STORAGE_SERVICE_NAME } from "./definition.ts";
+
+/**
+ * Which gRPC methods may be served, and how: deny by default. A method is served only when its
+ * service is one of the few public ones, or when it has an entry in OPERATIONS (then it needs an
+ * API key, and its handler checks the key's scope on the first message). Anything else is refused
+ * twice over: the server will not register it (register.ts), and the auth interceptor refuses
+ * its path if it was registered some other way. A new method therefore cannot go out unchecked
+ * because someone forgot the interceptor: without its line here it is not served at all.
+ */
+
+/** Services open to callers without a key: probes and the schema, nothing that touches data. */
+export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
+
+const storage = (method: string) => `/${STORAGE_SERVICE_NAME}/${method}`;
+
+/**
+ * The operation each keyed method is audited as (its handler in services/storage-service.ts uses
+ * the same name, and checks the scope it needs: read, write, delete, list or presign).
+ */
+export const OPERATIONS: Readonly<Record<string, string>> = {
+  [storage("UploadFile")]: "upload",
+  [storage("DownloadFile")]: "download",
+  [storage("StatFile")]: "stat",
+  [storage("DeleteFile")]: "delete",
+  [storage("ListFiles")]: "list",
+  [storage("GetFileUrl")]: "presign",
+  [storage("CopyFile")]: "copy",
+};
+
+export type MethodAccess = { kind: "public" } | { kind: "keyed"; operation: string } | { kind: "unmapped" };
+
+/** The service of a method path (`/pkg.Service/Method` → `pkg.Service`); undefined for a malformed path. */
+export const serviceOf = (path: string): string | undefined => /^\/([^/]+)\/[^/]+$/.exec(path)?.[1];
+
+export function methodAccess(path: string): MethodAccess {
+  if (Object.hasOwn(OPERATIONS, path)) return { kind: "keyed", operation: OPERATIONS[path] as string };
+  const service = serviceOf(path);
+  return service !== undefined && PUBLIC_SERVICES.has(service) ? { kind: "public" } : { kind: "unmapped" };
+}
+
+/** The refusal of a method that has no access rule (even with AUTH_DISABLED: there is no rule to open). */
+export const unmappedMethod = (path: string): StorageError =>
+  new StorageError(
+    "PERMISSION_DENIED",
+    `The method ${path.slice(0, 200)} has no access rule on this server, so nobody may call it.`,
+    { method: path.slice(0, 200) },
+  );
