@@ -25,7 +25,10 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Deadline, in milliseconds from now; the server stops working on the call when it passes. */
   timeoutMs?: number;
-  /** Sent as `x-request-id` (the server logs it); one is made up when absent. */
+  /**
+   * Sent as `x-request-id` (the server logs it): 1-128 letters, digits, '.', '_', '-'. The server
+   * replaces an absent one, any other, and one that holds an API key, with a new UUID.
+   */
   requestId?: string;
   /** The user this call acts for, sent as `x-user-id` (binds `{user_id}` in the key's scopes). */
   userId?: string;

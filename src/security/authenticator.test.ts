@@ -29,12 +29,13 @@ describe("Authenticator", () => {
     await db.destroy();
   });
 
-  const make = (options: { now?: () => number; points?: number } = {}) =>
+  const make = (options: { now?: () => number; points?: number; keyIdPoints?: number } = {}) =>
     new Authenticator({
       keys,
       disabled: false,
       cacheTtlSeconds: 30,
       failures: { points: options.points ?? 20, windowSeconds: 60 },
+      keyIdFailures: { points: options.keyIdPoints ?? 20, windowSeconds: 60 },
       ...(options.now ? { now: options.now } : {}),
     });
 
@@ -139,6 +140,69 @@ describe("Authenticator", () => {
     expect(verify).not.toHaveBeenCalled();
     verify.mockRestore();
     expect((await auth.authenticate(`Bearer ${live.token.reveal()}`, "7.7.7.7")).service).toBe("svc-g");
+  });
+
+  it("limits failures per presented key id across addresses, refusing even the right secret", async () => {
+    const auth = make({ points: 100, keyIdPoints: 3 });
+    const live = await keys.create({ service: "svc-h", scopes: [parseScope("temp:read")] });
+    const other = await keys.create({ service: "svc-i", scopes: [parseScope("temp:read")] });
+    const right = `Bearer ${live.token.reveal()}`;
+    const wrong = (n: number) => `Bearer ${live.token.reveal().slice(0, -3)}${String(n).padStart(3, "x")}`;
+    for (let i = 0; i < 3; i++) {
+      expect((await errorOf(() => auth.authenticate(wrong(i), `10.1.0.${i}`)))?.code).toBe("UNAUTHENTICATED");
+    }
+    const verify = vi.spyOn(keys, "verify");
+    const limited = await errorOf(() => auth.authenticate(wrong(9), "10.1.0.9"));
+    expect(limited?.code).toBe("RATE_LIMITED");
+    expect(limited?.details.retryAfterSeconds).toBeGreaterThan(0);
+    // The id is locked, not the addresses, and not other keys: a fresh address with the right
+    // secret waits too (this instance never verified that token), without any hashing.
+    expect((await errorOf(() => auth.authenticate(right, "10.1.0.10")))?.code).toBe("RATE_LIMITED");
+    expect(verify).not.toHaveBeenCalled();
+    verify.mockRestore();
+    expect((await auth.authenticate(`Bearer ${other.token.reveal()}`, "10.1.0.0")).service).toBe("svc-i");
+  });
+
+  it("locks an unknown id exactly like a live one (the budget is no oracle for which ids exist)", async () => {
+    const auth = make({ points: 100, keyIdPoints: 2 });
+    const unknown = (n: number) => `Bearer lss_zzzzzzzzzzzzzzzz_${String(n).padStart(43, "q")}`;
+    const codes: (string | undefined)[] = [];
+    for (let i = 0; i < 3; i++)
+      codes.push((await errorOf(() => auth.authenticate(unknown(i), `10.2.0.${i}`)))?.code);
+    expect(codes).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"]);
+  });
+
+  it("charges the key id even when the address budget is the one that runs out", async () => {
+    const auth = make({ points: 1, keyIdPoints: 3 });
+    const live = await keys.create({ service: "svc-j", scopes: [parseScope("temp:read")] });
+    const wrong = `Bearer ${live.token.reveal().slice(0, -3)}zzz`;
+    // Three at once from one address: all pass the address check before any is charged, and the
+    // address budget (1) runs out on the second. The id must still be charged all three times.
+    const codes = await Promise.all([1, 2, 3].map(() => errorOf(() => auth.authenticate(wrong, "10.3.0.1"))));
+    expect(codes.map((e) => e?.code).sort()).toEqual(["RATE_LIMITED", "RATE_LIMITED", "UNAUTHENTICATED"]);
+    expect((await errorOf(() => auth.authenticate(`Bearer ${live.token.reveal()}`, "10.3.0.2")))?.code).toBe(
+      "RATE_LIMITED",
+    );
+  });
+
+  it("lets a token this instance verified before through its id's lock, re-verified", async () => {
+    let now = 2_000_000;
+    const auth = make({ now: () => now, points: 100, keyIdPoints: 2 });
+    const live = await keys.create({ service: "svc-k", scopes: [parseScope("temp:read")] });
+    const right = `Bearer ${live.token.reveal()}`;
+    await auth.authenticate(right, "10.4.0.1");
+    now += 31_000; // the cache entry has expired: the next call must verify again
+    const wrong = `Bearer ${live.token.reveal().slice(0, -3)}zzz`;
+    for (const address of ["10.4.0.2", "10.4.0.3"]) await errorOf(() => auth.authenticate(wrong, address));
+    expect((await errorOf(() => auth.authenticate(wrong, "10.4.0.4")))?.code).toBe("RATE_LIMITED");
+    const verify = vi.spyOn(keys, "verify");
+    expect((await auth.authenticate(right, "10.4.0.1")).service).toBe("svc-k");
+    expect(verify).toHaveBeenCalledTimes(1);
+    verify.mockRestore();
+    // Proof is per instance and per token: once the key is rotated, the old token is refused.
+    await keys.rotate(live.key.id);
+    now += 31_000;
+    expect((await errorOf(() => auth.authenticate(right, "10.4.0.1")))?.code).toBe("RATE_LIMITED");
   });
 
   it("lets everyone in with full rights only when disabled", async () => {

@@ -3,7 +3,7 @@ import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { StorageError } from "../errors.ts";
 import type { ApiKeyInfo, KeyStore } from "./api-keys.ts";
 import { FULL_ACCESS, type Principal } from "./scopes.ts";
-import { bearerToken } from "./tokens.ts";
+import { bearerToken, parseToken } from "./tokens.ts";
 
 /**
  * Turns an `Authorization` value into a Principal, the same way for HTTP and gRPC. Verified keys
@@ -11,7 +11,22 @@ import { bearerToken } from "./tokens.ts";
  * paid once per key rather than per request; revoke/rotate in this process drop the entry at once,
  * other instances within the TTL. Failed attempts are counted per client address: past the limit
  * the address gets RATE_LIMITED before any hashing, so guessing costs the guesser, not the server.
+ *
+ * They are also counted per presented key id (`badkey:<id>`, whether the id exists or not, so the
+ * budget is no oracle either), from every address together: secrets for one id cannot be guessed
+ * by spreading attempts over many addresses. Past that limit the id is refused (RATE_LIMITED)
+ * before any hashing, even with the right secret, until its window ends. The one exception is a
+ * token this instance has verified before (its cache entry, even expired, proves the caller held
+ * the secret): it is re-verified and passes, so a prober who knows a public key id cannot lock out
+ * the service already using that key. A new client, or another instance, waits out the window.
  */
+
+export interface FailureBudget {
+  points: number;
+  windowSeconds: number;
+}
+
+const DEFAULT_BUDGET: FailureBudget = { points: 20, windowSeconds: 60 };
 
 export interface AuthenticatorOptions {
   keys: KeyStore;
@@ -20,7 +35,9 @@ export interface AuthenticatorOptions {
   cacheTtlSeconds: number;
   maxCacheEntries?: number;
   /** Failed attempts allowed per client address per window. */
-  failures?: { points: number; windowSeconds: number };
+  failures?: FailureBudget;
+  /** Failed attempts allowed per presented key id per window, from all addresses together. */
+  keyIdFailures?: FailureBudget;
   now?: () => number;
 }
 
@@ -48,6 +65,9 @@ export const toPrincipal = (key: ApiKeyInfo): Principal => ({
   ...(key.rateLimit === null ? {} : { rateLimit: key.rateLimit }),
 });
 
+/** The failure-budget subject of a presented key id. */
+export const badKeySubject = (keyId: string): string => `badkey:${keyId}`;
+
 const digest = (token: string) => createHash("sha256").update(token).digest("base64url");
 
 export class Authenticator {
@@ -59,6 +79,7 @@ export class Authenticator {
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inFlight = new Map<string, Promise<Principal | undefined>>();
   readonly #failures: RateLimiterMemory;
+  readonly #keyIdFailures: RateLimiterMemory;
   /** Bumped on every invalidation, so a verification that raced a revoke is not cached. */
   #generation = 0;
 
@@ -68,8 +89,10 @@ export class Authenticator {
     this.#ttlMs = options.cacheTtlSeconds * 1000;
     this.#max = options.maxCacheEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
-    const failures = options.failures ?? { points: 20, windowSeconds: 60 };
+    const failures = options.failures ?? DEFAULT_BUDGET;
     this.#failures = new RateLimiterMemory({ points: failures.points, duration: failures.windowSeconds });
+    const perId = options.keyIdFailures ?? DEFAULT_BUDGET;
+    this.#keyIdFailures = new RateLimiterMemory({ points: perId.points, duration: perId.windowSeconds });
     options.keys.onInvalidate((keyId) => this.invalidate(keyId));
   }
 
@@ -79,7 +102,8 @@ export class Authenticator {
 
   /**
    * The caller behind an Authorization header value (`Bearer lss_...`). Throws UNAUTHENTICATED when
-   * it is missing or not a live key, RATE_LIMITED when this address failed too often.
+   * it is missing or not a live key, RATE_LIMITED when this address, or the presented key id from
+   * any address, failed too often.
    */
   async authenticate(authorization: string | undefined, clientAddress: string): Promise<Principal> {
     if (this.#disabled) return OPEN_PRINCIPAL;
@@ -90,11 +114,16 @@ export class Authenticator {
     const id = token === undefined ? undefined : digest(token);
     const cached = id === undefined ? undefined : this.#cache.get(id);
     if (cached && cached.expiresAt > this.#now()) return cached.principal;
-    if (cached && id !== undefined) this.#cache.delete(id);
-    await this.#refuseIfBlocked(clientAddress);
+    // An expired entry stays until the token is verified again (a success replaces it, a failure
+    // drops it): it is what lets a proven token through its key id's lock.
+    await this.#refuseIfBlocked(this.#failures, clientAddress);
+    const keyId = token === undefined ? undefined : parseToken(token)?.id;
+    if (keyId !== undefined && !cached)
+      await this.#refuseIfBlocked(this.#keyIdFailures, badKeySubject(keyId));
     const principal = token === undefined || id === undefined ? undefined : await this.#verify(id, token);
     if (principal) return principal;
-    await this.#countFailure(clientAddress);
+    if (id !== undefined) this.#cache.delete(id);
+    await this.#countFailure(clientAddress, keyId);
     throw new StorageError("UNAUTHENTICATED", INVALID);
   }
 
@@ -139,18 +168,27 @@ export class Authenticator {
     }
   }
 
-  async #refuseIfBlocked(address: string): Promise<void> {
-    const state = await this.#failures.get(address);
+  async #refuseIfBlocked(limiter: RateLimiterMemory, subject: string): Promise<void> {
+    const state = await limiter.get(subject);
     if (state && state.remainingPoints <= 0) throw limited(state.msBeforeNext);
   }
 
-  async #countFailure(address: string): Promise<void> {
-    try {
-      await this.#failures.consume(address);
-    } catch (res) {
-      if (res instanceof RateLimiterRes) throw limited(res.msBeforeNext);
-      throw res;
+  /** Charges the address and the presented key id (both, even when one is already spent). */
+  async #countFailure(address: string, keyId: string | undefined): Promise<void> {
+    const charges = [charge(this.#failures, address)];
+    if (keyId !== undefined) charges.push(charge(this.#keyIdFailures, badKeySubject(keyId)));
+    for (const outcome of await Promise.allSettled(charges)) {
+      if (outcome.status === "rejected") throw outcome.reason;
     }
+  }
+}
+
+async function charge(limiter: RateLimiterMemory, subject: string): Promise<void> {
+  try {
+    await limiter.consume(subject);
+  } catch (res) {
+    if (res instanceof RateLimiterRes) throw limited(res.msBeforeNext);
+    throw res;
   }
 }
 

@@ -49,6 +49,23 @@ export async function hashSecret(secret: string, params: ScryptParams = DEFAULT_
   ].join("$");
 }
 
+/**
+ * A stored value in the same format and with the same parameters as a real hash, whose hash part
+ * is random bytes no secret derives to. Verifying against it costs exactly what verifying against
+ * a real key costs, and always fails: the key store runs it for unknown ids, so the time of an
+ * answer does not tell which ids exist.
+ */
+export function decoyHash(params: ScryptParams = DEFAULT_SCRYPT): string {
+  return [
+    "scrypt",
+    params.N,
+    params.r,
+    params.p,
+    randomBytes(SALT_BYTES).toString("base64url"),
+    randomBytes(KEY_LENGTH).toString("base64url"),
+  ].join("$");
+}
+
 function parseStored(stored: string): { params: ScryptParams; salt: Buffer; hash: Buffer } | undefined {
   const [scheme, n, r, p, salt, hash, extra] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !hash || extra !== undefined) return undefined;

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import {
   Metadata,
   ResponderBuilder,
@@ -8,14 +7,13 @@ import {
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "../../../log.ts";
-import { TOKEN_IN_TEXT } from "../../../security/tokens.ts";
+import { safeRequestId } from "../../../security/request-id.ts";
 import { deadlinePassed } from "../deadline.ts";
 import type { GrpcMetrics } from "../metrics.ts";
 import { ERROR_CODE_KEY, REQUEST_ID_KEY, statusName } from "../status.ts";
 
 /** Calls logged at debug level: probes come every few seconds and would drown everything else. */
 const QUIET_PREFIXES = ["/grpc.health.v1.", "/grpc.reflection."];
-const REQUEST_ID_PATTERN = /^[\w.:/+=-]{1,128}$/;
 
 /** Bytes of object data in a message: the `chunk` of upload and download messages, else 0. */
 const chunkBytes = (message: unknown): number => {
@@ -24,14 +22,11 @@ const chunkBytes = (message: unknown): number => {
 };
 
 /**
- * The request id of a call: the caller's `x-request-id` when it is sane, else a new UUID. An id
- * that looks like an API key is replaced too: it is logged and audited, and a secret must not be.
+ * The request id of a call: the caller's `x-request-id` when it is safe to echo and log (the rule
+ * HTTP applies too, see security/request-id.ts: bounded, plain characters, never an API key),
+ * else a new UUID.
  */
-export function requestIdOf(metadata: Metadata): string {
-  const given = metadata.get(REQUEST_ID_KEY)[0];
-  const sane = typeof given === "string" && REQUEST_ID_PATTERN.test(given);
-  return sane && !new RegExp(TOKEN_IN_TEXT.source).test(given) ? given : randomUUID();
-}
+export const requestIdOf = (metadata: Metadata): string => safeRequestId(metadata.get(REQUEST_ID_KEY)[0]);
 
 /**
  * One structured log line and one metrics observation per call, whatever the service (storage,

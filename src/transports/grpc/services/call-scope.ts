@@ -2,6 +2,7 @@ import type { Metadata, StatusObject } from "@grpc/grpc-js";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
 import type { Security } from "../../../security/index.ts";
+import { safeRequestId } from "../../../security/request-id.ts";
 import { deadlinePassed } from "../deadline.ts";
 import { REQUEST_ID_KEY, toStatus } from "../status.ts";
 import { CallGate } from "./gate.ts";
@@ -44,8 +45,9 @@ export function openScope(call: ServerCallLike, logger: Logger, security: Securi
   };
   if (call.cancelled) abort();
   else call.once("cancelled", abort);
-  const given = call.metadata.get(REQUEST_ID_KEY)[0];
-  const requestId = typeof given === "string" ? given : "";
+  // The logging interceptor has already replaced an unsafe id; checking again keeps a handler
+  // safe on a server wired without it.
+  const requestId = safeRequestId(call.metadata.get(REQUEST_ID_KEY)[0]);
   const log = logger.child({ requestId, method: call.getPath() });
   return {
     signal: controller.signal,
