@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteByPrefix } from "../src/core/delete-prefix.ts";
 import type { UploadRequest } from "../src/core/types.ts";
 import type { TestApp } from "./support/app.ts";
 import { createTestApp } from "./support/app.ts";
@@ -40,6 +41,12 @@ const hostileKeys: [string, string][] = [
   ["1025 ASCII bytes", `${"k".repeat(1021)}.txt`],
   ["1026 UTF-8 bytes", `${"é".repeat(511)}.txt`],
   ["lone surrogate", "bad\ud800.txt"],
+  ["right-to-left override", "invoice\u202Efdp.exe"],
+  ["right-to-left isolate", "a\u2067b.txt"],
+  ["zero-width space", "admin\u200B.txt"],
+  ["zero-width joiner", "a\u200Db.txt"],
+  ["byte order mark", "\uFEFFbom.txt"],
+  ["Arabic letter mark", "a\u061Cb.txt"],
 ];
 
 const hostileBuckets: [string, string][] = [
@@ -216,8 +223,18 @@ describe("bad input is refused with a typed error and writes nothing", () => {
     ["page size over 1000", { limit: 1001 }],
     ["forged cursor", { cursor: "not a cursor!" }],
     ["traversal prefix", { prefix: "../" }],
+    ["bidi override in prefix", { prefix: "docs/\u202E" }],
+    ["zero-width space in prefix", { prefix: "docs\u200B/" }],
   ])("list: %s", async (_label, request) => {
     await expectRefused(() => app.service.list(userData, request), "INVALID_ARGUMENT");
+  });
+
+  it.each([
+    ["traversal prefix", "../"],
+    ["bidi override in prefix", "\u202E"],
+    ["zero-width space in prefix", "existing\u200B"],
+  ])("delete by prefix: %s", async (_label, prefix) => {
+    await expectRefused(() => deleteByPrefix(app.service, userData, prefix), "INVALID_ARGUMENT");
   });
 
   it("missing objects and versions answer NOT_FOUND", async () => {

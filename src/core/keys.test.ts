@@ -32,6 +32,46 @@ describe("validateKey", () => {
     expect(validateKey("€".repeat(341))).toHaveLength(341);
   });
 
+  it.each([
+    ["U+202E", "invoice\u202Efdp.exe"],
+    ["U+202A", "a\u202Ab"],
+    ["U+2066", "a\u2066b"],
+    ["U+2069", "a\u2069b"],
+    ["U+200B", "zero\u200Bwidth.txt"],
+    ["U+200C", "a\u200Cb"],
+    ["U+200D", "a\u200Db"],
+    ["U+200E", "a\u200Eb"],
+    ["U+200F", "a\u200Fb"],
+    ["U+061C", "a\u061Cb"],
+    ["U+FEFF", "\uFEFFbom.txt"],
+    ["U+2060", "a\u2060b"],
+  ])("refuses the invisible character %s, naming it", (name, key) => {
+    expect(() => validateKey(key)).toThrowError(
+      expect.objectContaining({
+        code: "INVALID_ARGUMENT",
+        message: expect.stringContaining(name),
+        details: { field: "key", codePoint: name },
+      }),
+    );
+  });
+
+  it("names the first invisible character and the prefix field", () => {
+    expect(() => validatePrefix("docs/\u200B\u202E/")).toThrowError(
+      expect.objectContaining({
+        message: expect.stringMatching(/^The prefix must not contain U\+200B /),
+        details: { field: "prefix", codePoint: "U+200B" },
+      }),
+    );
+  });
+
+  it("keeps visible neighbours of the refused ranges", () => {
+    // Hyphen U+2010, Arabic semicolon U+061B, Hebrew letters (right-to-left, no control), U+FEFE,
+    // hyphenation point U+2027: next to the refused ranges but visible.
+    for (const key of ["a\u2010b", "a\u061Bb", "\u05D0\u05D1.txt", "a\uFEFEb", "a\u2027b"]) {
+      expect(validateKey(key)).toBe(key.normalize("NFC"));
+    }
+  });
+
   it("allows an empty prefix but validates a given one", () => {
     expect(validatePrefix(undefined)).toBe("");
     expect(validatePrefix("a/b/")).toBe("a/b/");

@@ -7,7 +7,8 @@ const MAX_METADATA_BYTES = 2048;
  * Validates and normalises an object key. Keys are NFC-normalised so that the same name typed on
  * different systems (macOS decomposes accents) addresses the same object. Refused: empty keys,
  * a leading '/', backslashes, '.' or '..' segments, empty segments ('//'), control characters
- * (including NUL and DEL) and keys over 1024 bytes of UTF-8.
+ * (including NUL and DEL), invisible formatting characters (see INVISIBLE) and keys over 1024 bytes
+ * of UTF-8.
  */
 export function validateKey(raw: string, field = "key"): string {
   if (typeof raw !== "string" || raw.length === 0) {
@@ -31,6 +32,17 @@ export function validateKey(raw: string, field = "key"): string {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) {
     throw invalid(field, "The object key must not contain control characters.");
   }
+  const hidden = INVISIBLE.exec(key)?.[0];
+  if (hidden !== undefined) {
+    const what = field === "prefix" ? "The prefix" : "The object key";
+    const named = codePoint(hidden);
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      `${what} must not contain ${named} (an invisible bidi or zero-width character, which lets one ` +
+        "name pass for another); remove it.",
+      { field, codePoint: named },
+    );
+  }
   if (key.includes("\\")) throw invalid(field, "The object key must not contain backslashes; use '/'.");
   if (key.startsWith("/")) throw invalid(field, "The object key must not start with '/'.");
   for (const segment of key.split("/").slice(0, -1)) {
@@ -43,6 +55,19 @@ export function validateKey(raw: string, field = "key"): string {
   }
   return key;
 }
+
+/**
+ * Characters that render as nothing or reorder the text around them, so a key holding one can look
+ * exactly like another key (or show `gpj.exe` as `exe.jpg`): bidi embeddings, overrides and isolates
+ * (U+202A-U+202E, U+2066-U+2069), the marks LRM, RLM and ALM (U+200E, U+200F, U+061C), zero-width
+ * space, joiners and no-break space (U+200B-U+200D, U+2060, U+FEFF) and the invisible operators
+ * (U+2061-U+2064). This also refuses emoji sequences built with U+200D, a price worth paying.
+ */
+const INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+/** "U+202E": how the messages name a character that cannot be shown. */
+const codePoint = (char: string) =>
+  `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
 
 /** A prefix for listing: the same rules as a key, except that it may be empty and end with '/'. */
 export function validatePrefix(raw: string | undefined): string {

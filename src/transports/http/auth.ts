@@ -24,7 +24,7 @@ import { rateLimitSubject } from "./rate-limit.ts";
  * Which routes need a key is decided by the route the router matched (route-policy.ts): every
  * route needs one unless it is declared `config.public` (probes, /metrics, the OpenAPI document and
  * its UI, MinIO's webhook, which checks a token of its own). A matched route that declares neither
- * is refused here as well as at start-up. No match is the router's 404: no handler runs.
+ * is refused here as well as at start-up. A path no route matches needs a key too before it is a 404.
  */
 
 /** The `x-user-id` header binds `{user_id}` placeholders in scope prefixes. */
@@ -86,10 +86,12 @@ export function registerSecurity(fastify: FastifyInstance, app: AppContext): voi
   };
 
   fastify.addHook("onRequest", async (request) => {
-    if (request.is404) return;
     const config = request.routeOptions.config;
     if (config?.public) return;
-    const access = accessOf(request);
+    // No route matched: a caller without a valid key learns nothing, not even that (401 before 404).
+    const access: RouteAccess | undefined = request.is404
+      ? { operation: "unknown-route", audited: false }
+      : accessOf(request);
     if (!access) {
       throw new StorageError(
         "PERMISSION_DENIED",

@@ -5,7 +5,7 @@ import { StorageError } from "../../errors.ts";
 import { loadTlsMaterial } from "../../security/index.ts";
 import { registerSecurity } from "./auth.ts";
 import { clientErrorHandler } from "./client-error.ts";
-import { registerErrorHandling } from "./error-handler.ts";
+import { frameworkErrorHandler, registerErrorHandling } from "./error-handler.ts";
 import { registerHttpMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
@@ -70,6 +70,8 @@ export async function buildHttpApp(
     // Percent-encoded keys of up to 1024 UTF-8 bytes can be three times as long in the URL.
     routerOptions: { maxParamLength: 4096 },
     clientErrorHandler,
+    // Errors the router raises before any hook (a path that does not decode) as problem+json too.
+    frameworkErrors: frameworkErrorHandler,
     return503OnClosing: false,
     forceCloseConnections: "idle",
   });

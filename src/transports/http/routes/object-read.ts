@@ -6,8 +6,9 @@ import type { ObjectInfo } from "../../../core/types.ts";
 import { StorageError } from "../../../errors.ts";
 import { normaliseKey, pathParams, queryString, type RouteAccess } from "../access.ts";
 import { evaluatePreconditions, hasPreconditions, rangeApplies } from "../conditional.ts";
+import { applyContentSafety } from "../content-safety.ts";
 import { disconnectSignal } from "../disconnect.ts";
-import { baseName, contentDisposition, objectHeaders } from "../headers.ts";
+import { objectHeaders } from "../headers.ts";
 import { contentRange, parseRange, type RangeSpec, resolveRange } from "../range.ts";
 import { OBJECT_URL, ObjectParams, problemResponses } from "../schemas.ts";
 import { customerKeyFromHeaders } from "../sse-c.ts";
@@ -17,7 +18,10 @@ const ReadQuery = z.object({
   download: z
     .string()
     .optional()
-    .describe("Send Content-Disposition: attachment with this file name (empty: the key's last segment)."),
+    .describe(
+      "Send Content-Disposition: attachment with this file name (empty: the key's last segment). " +
+        "Active types (HTML, SVG, XML, script) are sent as attachments even without it.",
+    ),
 });
 
 const notModified = z
@@ -63,16 +67,22 @@ function answerPreconditions(request: FastifyRequest, reply: FastifyReply, info:
   return false;
 }
 
-function describe(reply: FastifyReply, info: ObjectInfo, download: string | undefined): void {
+/** The headers of a 200/206 or HEAD answer; `inlineActive`: the bucket may serve HTML and the like inline. */
+function describe(
+  reply: FastifyReply,
+  info: ObjectInfo,
+  download: string | undefined,
+  inlineActive: boolean,
+): void {
   reply.headers(objectHeaders(info)).header("accept-ranges", "bytes").type(info.contentType);
-  if (download !== undefined)
-    reply.header("content-disposition", contentDisposition(download || baseName(info.key)));
+  applyContentSafety(reply, info, download, inlineActive);
 }
 
 /** GET (ranges, conditionals, Content-Disposition) and HEAD of one object. */
 export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppContext): void {
   const f = fastify.withTypeProvider<ZodTypeProvider>();
   const { service } = app;
+  const inlineBuckets = new Set(app.config.http.inlineActiveContentBuckets);
 
   // HEAD first, so Fastify does not derive one from GET (which would open a download).
   f.route({
@@ -96,7 +106,7 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
         customerKeyFromHeaders(request.headers),
       );
       if (answerPreconditions(request, reply, info)) return reply;
-      describe(reply, info, request.query.download);
+      describe(reply, info, request.query.download, inlineBuckets.has(bucket));
       return reply.header("content-length", String(info.size)).code(200).send();
     },
   });
@@ -163,7 +173,7 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
           throw err;
         }
       }
-      describe(reply, info, downloadName);
+      describe(reply, info, downloadName, inlineBuckets.has(bucket));
       reply.header("content-length", String(download.contentLength));
       if (download.range) {
         const spanned = resolveRange({ start: download.range.start, end: download.range.end }, info.size);
