@@ -1,5 +1,8 @@
 import type { Readable } from "node:stream";
 import type { Secret } from "../config/secret.ts";
+import type { WriteCondition } from "./write-condition.ts";
+
+export type { WriteCondition } from "./write-condition.ts";
 
 /**
  * The one interface every blob backend implements (S3-compatible and local filesystem). It moves
@@ -54,6 +57,11 @@ export interface PutOptions extends CustomerKeyOption {
   signal?: AbortSignal;
   /** Called as bytes are handed to the backend (for progress). */
   onProgress?: (bytes: number) => void;
+  /**
+   * Store only if this holds when the object would become visible; otherwise PRECONDITION_FAILED
+   * and nothing is stored (no object, no parts, no temp file). See write-condition.ts.
+   */
+  condition?: WriteCondition;
 }
 
 export interface CopyOptions {
@@ -141,6 +149,8 @@ export interface IncompleteUpload {
 export interface ObjectStore {
   readonly kind: "local" | "s3";
   readonly capabilities: { presign: boolean; versioning: boolean };
+  /** The most memory one put() may hold at once (admission control reserves this per upload). */
+  readonly uploadBufferBytes: number;
 
   /** Whether SSE-C can be used, checked by the core before any byte is sent. */
   customerKeySupport(): Promise<CustomerKeySupport>;

@@ -21,7 +21,13 @@ const sample = {
 describe("security configuration", () => {
   it("defaults to authentication on, a first admin key, hourly export", () => {
     const config = loadConfig({});
-    expect(config.auth).toEqual({ disabled: false, bootstrapAdmin: true, keyCacheTtlSeconds: 30 });
+    expect(config.auth).toEqual({
+      disabled: false,
+      bootstrapAdmin: true,
+      bootstrapKeyFile: "./data/admin-key",
+      keyCacheTtlSeconds: 30,
+      keyIdFailures: { points: 20, windowSeconds: 60 },
+    });
     expect(config.sts.maxDurationSeconds).toBe(3600);
     expect(config.tls).toEqual({
       certFile: undefined,
@@ -49,14 +55,26 @@ describe("security configuration", () => {
       MINIO_SECRET_KEY: "b",
       MINIO_SECURE: "true",
       MINIO_CA_FILE: "/minio-ca.pem",
+      AUTH_KEY_FAILURE_LIMIT: "5",
+      AUTH_KEY_FAILURE_WINDOW: "15m",
     });
     expect(config.auth.disabled).toBe(true);
+    expect(config.auth.keyIdFailures).toEqual({ points: 5, windowSeconds: 900 });
     expect(config.sts.maxDurationSeconds).toBe(900);
     expect(config.tls.grpcRequireClientCert).toBe(true);
     expect(config.audit.webhookToken?.reveal()).toBe("0123456789abcdef");
     expect(JSON.stringify(config)).not.toContain("0123456789abcdef");
     expect(config.audit.exportIntervalSeconds).toBe(0);
     expect(config.s3.caFile).toBe("/minio-ca.pem");
+  });
+
+  it("refuses a key-id failure budget of zero or a window of no time, naming the variable", () => {
+    expect(String(thrown(() => loadConfig({ AUTH_KEY_FAILURE_LIMIT: "0" })))).toMatch(
+      /AUTH_KEY_FAILURE_LIMIT/,
+    );
+    expect(String(thrown(() => loadConfig({ AUTH_KEY_FAILURE_WINDOW: "0s" })))).toMatch(
+      /AUTH_KEY_FAILURE_WINDOW/,
+    );
   });
 
   it("accepts the sample credentials outside production", () => {

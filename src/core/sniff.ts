@@ -83,6 +83,7 @@ export interface SniffInput {
  * content type to store. Refuses (UNSUPPORTED_TYPE): a recognisable extension whose bytes are
  * something else (a `.pdf` that is not a PDF), binary or executable content behind a text
  * extension, an executable behind any other name, and a declared type the bytes contradict.
+ * Executables hidden after these first bytes are the streaming scanner's job (executable-scan.ts).
  */
 export async function sniffContent({ head, extension, declaredType }: SniffInput): Promise<string> {
   const detected = head.length > 0 ? await fileTypeFromBuffer(head) : undefined;

@@ -41,6 +41,14 @@ export interface UploadRequest extends CustomerKeyOptions {
   expectedSize?: number;
   /** When given (hex), a body with another sha256 is refused and nothing is stored. */
   expectedSha256?: string;
+  /**
+   * Conditional write, checked atomically where the object becomes visible: `"*"` stores only if
+   * the key has no current object (create-if-absent); no other value is accepted (INVALID_ARGUMENT).
+   * A failed condition is PRECONDITION_FAILED and stores nothing.
+   */
+  ifNoneMatch?: string;
+  /** Conditional write: stores only if the current object's ETag is this one (compare-and-swap). */
+  ifMatch?: string;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
 }

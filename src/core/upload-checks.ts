@@ -1,3 +1,4 @@
+import type { WriteCondition } from "../backends/object-store.ts";
 import { StorageError } from "../errors.ts";
 import { extensionOf, validateBucket, validateKey, validateMetadata } from "./keys.ts";
 import type { StorageSettings } from "./storage-service.ts";
@@ -10,7 +11,13 @@ import type { UploadRequest } from "./types.ts";
 export function checkUploadRequest(
   req: Omit<UploadRequest, "body">,
   settings: StorageSettings,
-): { bucket: string; key: string; metadata: Record<string, string>; extension: string } {
+): {
+  bucket: string;
+  key: string;
+  metadata: Record<string, string>;
+  extension: string;
+  condition: WriteCondition | undefined;
+} {
   const bucket = validateBucket(req.bucket);
   const key = validateKey(req.key);
   const metadata = validateMetadata(req.metadata);
@@ -32,7 +39,43 @@ export function checkUploadRequest(
       field: "sha256",
     });
   }
-  return { bucket, key, metadata, extension };
+  return { bucket, key, metadata, extension, condition: writeConditionOf(req) };
+}
+
+const badCondition = (field: string, message: string) =>
+  new StorageError("INVALID_ARGUMENT", message, { field });
+
+/**
+ * The upload's condition, refused when it is not one the stores can evaluate atomically: S3 takes
+ * `If-None-Match: *` and `If-Match: <one etag>` on writes and nothing else (no tag lists, no
+ * `If-Match: *`), and the two together could never both hold.
+ */
+export function writeConditionOf(
+  req: Pick<UploadRequest, "ifMatch" | "ifNoneMatch">,
+): WriteCondition | undefined {
+  const { ifMatch, ifNoneMatch } = req;
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) {
+    throw badCondition("if-match", "Send either If-Match or If-None-Match on an upload, not both.");
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== "*") {
+      throw badCondition(
+        "if-none-match",
+        'Uploads support only "If-None-Match: *" (store only if the object does not exist).',
+      );
+    }
+    return { ifNoneMatch: "*" };
+  }
+  if (ifMatch === undefined) return undefined;
+  const tag = ifMatch.trim();
+  // One strong entity tag, quoted or bare: our ETags are never weak, and S3 compares just one.
+  if (!/^"[^",]+"$/.test(tag) && !/^[^\s",*]+$/.test(tag)) {
+    throw badCondition(
+      "if-match",
+      "If-Match on an upload takes exactly one entity tag, the current ETag of the object (no lists, no W/, no *).",
+    );
+  }
+  return { ifMatch: tag.startsWith('"') ? tag : `"${tag}"` };
 }
 
 /** The extension allow-list, for the buckets it guards (STORAGE_ALLOWED_EXTENSIONS[_BUCKETS]). */

@@ -1,9 +1,9 @@
-import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, Migrator, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Config } from "../config/config.ts";
 import { StorageError } from "../errors.ts";
+import { ensurePrivateDir, makeTreePrivate } from "../private-fs.ts";
 import { migrations } from "./migrations/index.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
 import type { DatabaseSchema } from "./schema.ts";
@@ -48,14 +48,20 @@ function serverDatabase(url: string): Database {
 
 async function embeddedDatabase(dir: string): Promise<Database> {
   const inMemory = dir === "memory://" || dir === "";
-  if (!inMemory) await mkdir(dir, { recursive: true });
+  // The files inside (WAL included) hold key hashes and object metadata: private to this user.
+  if (!inMemory) await ensurePrivateDir(dir);
   const pglite = await PGlite.create(inMemory ? undefined : dir);
+  // PGlite sets some files' modes itself, past the umask: its template database (written on the
+  // first start) 0666, files it writes through fopen (relcache init, statistics at shutdown) 0644.
+  // Tightened after opening and after closing; in between the directory keeps others out.
+  if (!inMemory) await makeTreePrivate(dir);
   const db = new Kysely<DatabaseSchema>({ dialect: new PGliteDialect(pglite) });
   // Kysely's destroy() does not know about PGlite; close it with the database.
   const destroy = db.destroy.bind(db);
   db.destroy = async () => {
     await destroy();
     await pglite.close();
+    if (!inMemory) await makeTreePrivate(dir);
   };
   return db;
 }

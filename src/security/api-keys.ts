@@ -3,7 +3,7 @@ import { Secret } from "../config/secret.ts";
 import { StorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
 import { guardDb } from "../metadata/guard.ts";
-import { DEFAULT_SCRYPT, hashSecret, type ScryptParams, verifySecret } from "./hashing.ts";
+import { DEFAULT_SCRYPT, decoyHash, hashSecret, type ScryptParams, verifySecret } from "./hashing.ts";
 import { type SecurityDatabase, securityDb } from "./schema.ts";
 import { FULL_ACCESS, normaliseScope, type Scope } from "./scopes.ts";
 import { formatToken, generateKeyId, generateSecret, isKeyId, parseToken } from "./tokens.ts";
@@ -65,11 +65,14 @@ export const BOOTSTRAP_ADMIN_SERVICE = "admin";
 export class KeyStore {
   readonly #db: SecurityDatabase;
   readonly #params: ScryptParams;
+  /** Verified against when a token names no live key, so that answer takes as long as a wrong secret. */
+  readonly #decoy: string;
   readonly #listeners = new Set<(keyId: string) => void>();
 
   constructor(db: Database, options: { scrypt?: ScryptParams } = {}) {
     this.#db = securityDb(db);
     this.#params = options.scrypt ?? DEFAULT_SCRYPT;
+    this.#decoy = decoyHash(this.#params);
   }
 
   /** Called with a key id whenever that key's secret stops being valid (revoke, rotate). */
@@ -168,29 +171,36 @@ export class KeyStore {
         .where("revoked_at", "is", null)
         .executeTakeFirst(),
     );
-    // Key ids are public (listings, audit), so answering "no such id" faster reveals nothing secret.
-    if (!row) return undefined;
-    return (await verifySecret(parsed.secret, row.secret_hash)) ? toInfo(row as Row) : undefined;
+    // An unknown, revoked or absent id pays the same scrypt work as a wrong secret (against a decoy
+    // that never matches): a faster "no" would tell a prober which ids are live, and so which ids
+    // are worth guessing secrets for and which revoked ones came back.
+    const ok = await verifySecret(parsed.secret, row?.secret_hash ?? this.#decoy);
+    return ok && row ? toInfo(row as Row) : undefined;
   }
 
   /**
    * On a database that has never held a key, creates one admin key and returns it (to be printed
    * once); otherwise undefined. Revoking every key does not bring this back: an operator who locked
    * everyone out creates a key with the CLI. Concurrent first starts create exactly one.
+   *
+   * `deliver` hands the token over (e.g. writes the key file) before the row is committed: if it
+   * throws, no key is created and its error is rethrown as it is, so a key nobody received never
+   * exists and the next start tries again.
    */
-  async ensureBootstrapAdmin(): Promise<IssuedKey | undefined> {
+  async ensureBootstrapAdmin(deliver?: (issued: IssuedKey) => Promise<void>): Promise<IssuedKey | undefined> {
     const anyKey = () => this.#db.selectFrom("api_keys").select("id").limit(1).executeTakeFirst();
     // The usual case (keys exist) costs one cheap query, not a scrypt hash.
     if (await this.#guard(anyKey)) return undefined;
     const id = generateKeyId();
     const secret = generateSecret();
     const secretHash = await hashSecret(secret, this.#params);
-    const row = await this.#guard(() =>
+    let undelivered: { error: unknown } | undefined;
+    return this.#guard(() =>
       this.#db.transaction().execute(async (tx) => {
         await sql`lock table api_keys in share row exclusive mode`.execute(tx);
         const existing = await tx.selectFrom("api_keys").select("id").limit(1).executeTakeFirst();
         if (existing) return undefined;
-        return tx
+        const row = await tx
           .insertInto("api_keys")
           .values({
             id,
@@ -201,9 +211,19 @@ export class KeyStore {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        const key: IssuedKey = { key: toInfo(row as Row), token: new Secret(formatToken(id, secret)) };
+        try {
+          await deliver?.(key);
+        } catch (error) {
+          undelivered = { error };
+          throw error; // rolls the insert back
+        }
+        return key;
       }),
-    );
-    return row ? { key: toInfo(row as Row), token: new Secret(formatToken(id, secret)) } : undefined;
+    ).catch((err: unknown) => {
+      // The guard would report a delivery failure as a database outage; it is not one.
+      throw undelivered ? undelivered.error : err;
+    });
   }
 
   #emit(id: string): void {

@@ -1,9 +1,11 @@
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.ts";
 import type { StorageService } from "../core/storage-service.ts";
 import { isStorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
-import { KeyStore } from "./api-keys.ts";
+import { type IssuedKey, KeyStore } from "./api-keys.ts";
 import { type AuditEvent, AuditLog } from "./audit.ts";
 import {
   type AuditExporter,
@@ -14,6 +16,7 @@ import {
 } from "./audit-export.ts";
 import { Authenticator } from "./authenticator.ts";
 import type { ScryptParams } from "./hashing.ts";
+import { writeKeyFile } from "./key-file.ts";
 import { receiveMinioAudit } from "./minio-audit.ts";
 import { type Action, authorize, type Bindings, type Principal } from "./scopes.ts";
 import {
@@ -103,12 +106,20 @@ export interface Security {
   /** Lines to print loudly at start-up (and to show on /readyz) — e.g. authentication disabled. */
   warnings(): string[];
   /**
-   * Start-up: creates the first admin key when configured and none ever existed, and hands its
-   * token to `announce` (print it once, to the terminal — never to the log); prints the warnings;
-   * starts the hourly audit export.
+   * Start-up: creates the first admin key when configured and none ever existed, writing its token
+   * once to AUTH_BOOTSTRAP_KEY_FILE (no file written, no key: throws ConfigError); tells `announce`
+   * where it is — and the token itself only with `showToken` (a person at a terminal, not a log
+   * collector); prints the warnings; starts the hourly audit export. Nothing of the token is logged.
    */
-  start(options: { announce: (text: string) => void }): Promise<void>;
+  start(options: StartOptions): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Lines for the operator's terminal (stderr), apart from the JSON log. */
+  announce: (text: string) => void;
+  /** Also show the first admin key's token on the terminal: only when stderr is a TTY. */
+  showToken?: boolean;
 }
 
 export function createSecurity(deps: SecurityDeps): Security {
@@ -119,6 +130,7 @@ export function createSecurity(deps: SecurityDeps): Security {
     keys,
     disabled: config.auth.disabled,
     cacheTtlSeconds: config.auth.keyCacheTtlSeconds,
+    keyIdFailures: config.auth.keyIdFailures,
   });
   const issuer = new TemporaryCredentialIssuer(config);
   let exporter: AuditExporter | undefined;
@@ -184,22 +196,26 @@ export function createSecurity(deps: SecurityDeps): Security {
       receiveMinioAudit({ audit, token: config.audit.webhookToken }, authorization, body),
     exportAudit: exportNow,
     warnings,
-    async start({ announce }) {
+    async start({ announce, showToken = false }) {
       for (const line of warnings()) {
         logger.warn(line);
         announce(`WARNING: ${line}`);
       }
       if (!config.auth.disabled && config.auth.bootstrapAdmin) {
-        const issued = await keys.ensureBootstrapAdmin();
+        const keyFile = path.resolve(config.auth.bootstrapKeyFile);
+        const issued = await createBootstrapAdmin(keys, keyFile);
         if (issued) {
           logger.info(
-            { keyId: issued.key.id },
-            "created the first admin API key (printed once to the terminal)",
+            { keyId: issued.key.id, keyFile },
+            "created the first admin API key; its token is in the key file",
           );
           announce(
             [
-              "Created the first admin API key. It is shown only this once; store it now:",
-              `  ${issued.token.reveal()}`,
+              `Created the first admin API key (id ${issued.key.id}). Its token was written once to ${keyFile}`,
+              "(mode 0600): store it somewhere safe, then delete that file.",
+              ...(showToken
+                ? ["The token (shown on this terminal only, never logged):", `  ${issued.token.reveal()}`]
+                : []),
               "Use it as 'Authorization: Bearer <key>'. Create per-service keys with `lumenslate-storage keys create`.",
             ].join("\n"),
           );
@@ -218,6 +234,24 @@ export function createSecurity(deps: SecurityDeps): Security {
       issuer.close();
     },
   };
+}
+
+/**
+ * The first admin key, created only if its token reached the key file (written inside the creating
+ * transaction). Should the commit fail after the write, the file would hold a dead token and block
+ * the next attempt: it is removed.
+ */
+async function createBootstrapAdmin(keys: KeyStore, keyFile: string): Promise<IssuedKey | undefined> {
+  let written = false;
+  try {
+    return await keys.ensureBootstrapAdmin(async (issued) => {
+      await writeKeyFile(keyFile, issued.token);
+      written = true;
+    });
+  } catch (err) {
+    if (written) await rm(keyFile, { force: true }).catch(() => {});
+    throw err;
+  }
 }
 
 export type { ApiKeyInfo, IssuedKey, NewKey } from "./api-keys.ts";

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WriteCondition } from "../../src/backends/object-store.ts";
 import type { TestApp } from "./app.ts";
 import { bufferStream, collect, digestStream, randomSource, sha256Of } from "./data.ts";
 
@@ -232,6 +233,144 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+
+    describe("conditional writes", () => {
+      const text = async (key: string) =>
+        (await collect((await app.service.download(bucket, key)).body)).toString();
+      const storePut = (key: string, body: Readable, condition: WriteCondition) =>
+        app.service.store.put(bucket, key, body, {
+          contentType: "application/octet-stream",
+          metadata: {},
+          condition,
+        });
+      /** Bigger than one part: S3 stores it with a multipart upload, completed under the condition. */
+      const multipartSize = () => app.config.storage.multipart.partSize + MiB;
+
+      it("creates if absent once: the second writer gets PRECONDITION_FAILED and the first's bytes stay", async () => {
+        const key = "cond/create.txt";
+        const first = await app.service.upload({
+          bucket,
+          key,
+          body: bufferStream("first"),
+          ifNoneMatch: "*",
+        });
+        await expect(
+          app.service.upload({ bucket, key, body: bufferStream("second"), ifNoneMatch: "*" }),
+        ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", details: { condition: "if-none-match" } });
+        expect(await text(key)).toBe("first");
+        expect(await app.service.index.find(bucket, key)).toMatchObject({
+          sha256: sha256Of("first"),
+          etag: first.etag,
+        });
+      });
+
+      it("compares and swaps on the ETag: the current one wins, a stale or missing one stores nothing", async () => {
+        const key = "cond/cas.txt";
+        const v1 = await app.service.upload({ bucket, key, body: bufferStream("v1") });
+        const v2 = await app.service.upload({ bucket, key, body: bufferStream("v2"), ifMatch: v1.etag });
+        expect(v2.etag).not.toBe(v1.etag);
+        expect(await text(key)).toBe("v2");
+        await expect(
+          app.service.upload({ bucket, key, body: bufferStream("v3"), ifMatch: v1.etag }),
+        ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", details: { condition: "if-match" } });
+        expect(await text(key)).toBe("v2");
+        expect(await app.service.index.find(bucket, key)).toMatchObject({
+          sha256: sha256Of("v2"),
+          etag: v2.etag,
+        });
+        await expect(
+          app.service.upload({ bucket, key: "cond/missing.txt", body: bufferStream("x"), ifMatch: v2.etag }),
+        ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+        await expect(app.service.stat(bucket, "cond/missing.txt")).rejects.toMatchObject({
+          code: "NOT_FOUND",
+        });
+        expect(await app.service.index.find(bucket, "cond/missing.txt")).toBeUndefined();
+      });
+
+      it("refuses conditions it cannot evaluate before reading a byte", async () => {
+        for (const condition of [
+          { ifNoneMatch: '"abc"' },
+          { ifMatch: "*" },
+          { ifMatch: '"a", "b"' },
+          { ifMatch: 'W/"a"' },
+          { ifMatch: '"a"', ifNoneMatch: "*" },
+        ]) {
+          await expect(
+            app.service.upload({ bucket, key: "cond/bad.txt", body: bufferStream("x"), ...condition }),
+          ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+        }
+        expect(await keysIn(bucket)).not.toContain("cond/bad.txt");
+      });
+
+      it("lets exactly one of 8 concurrent create-if-absent uploads win, and indexes the winner", async () => {
+        const key = "cond/race.txt";
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            app.service.upload({ bucket, key, body: bufferStream(`writer-${i}`), ifNoneMatch: "*" }),
+          ),
+        );
+        const winners = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+        const losers = results.flatMap((r) => (r.status === "rejected" ? [r.reason] : []));
+        expect(winners).toHaveLength(1);
+        expect(losers.map((e) => (e as { code?: string }).code)).toEqual(
+          Array(7).fill("PRECONDITION_FAILED"),
+        );
+        const winner = winners[0] as { sha256?: string; etag: string };
+        const stored = await text(key);
+        expect(sha256Of(stored)).toBe(winner.sha256);
+        expect(await app.service.index.find(bucket, key)).toMatchObject({
+          sha256: winner.sha256,
+          etag: winner.etag,
+        });
+      });
+
+      it("decides concurrent conditional puts in the store itself (no early check to lean on)", async () => {
+        const key = "cond/store-race.txt";
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            storePut(key, bufferStream(`store-${i}`), { ifNoneMatch: "*" }),
+          ),
+        );
+        const winners = results.flatMap((r, i) =>
+          r.status === "fulfilled" ? [{ i, etag: r.value.etag }] : [],
+        );
+        expect(winners).toHaveLength(1);
+        const losers = results.flatMap((r) =>
+          r.status === "rejected" ? [(r.reason as { code?: string }).code] : [],
+        );
+        expect(losers).toEqual(Array(7).fill("PRECONDITION_FAILED"));
+        const got = await app.service.store.get(bucket, key);
+        expect((await collect(got.body)).toString()).toBe(`store-${winners[0]?.i}`);
+        expect(got.head.etag).toBe(winners[0]?.etag);
+        await app.service.store.delete(bucket, key);
+      });
+
+      it("holds the condition for multipart-size bodies and leaves no parts behind", async () => {
+        const key = "cond/big.bin";
+        const small = await app.service.upload({ bucket, key, body: bufferStream("small") });
+        for (const condition of [
+          { ifNoneMatch: "*" as const },
+          { ifMatch: '"0123456789abcdef0123456789abcdef"' },
+        ]) {
+          await expect(storePut(key, randomSource(multipartSize()).stream, condition)).rejects.toMatchObject({
+            code: "PRECONDITION_FAILED",
+          });
+          expect(await text(key)).toBe("small");
+        }
+        await expect(
+          storePut("cond/big-missing.bin", randomSource(multipartSize()).stream, { ifMatch: small.etag }),
+        ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+        await expect(app.service.store.head(bucket, "cond/big-missing.bin")).rejects.toMatchObject({
+          code: "NOT_FOUND",
+        });
+        expect(await app.service.store.listIncompleteUploads(bucket)).toEqual([]);
+        // And the swap itself, through the service, as a multipart upload.
+        const source = randomSource(multipartSize());
+        const swapped = await app.service.upload({ bucket, key, body: source.stream, ifMatch: small.etag });
+        expect(swapped).toMatchObject({ size: multipartSize(), sha256: await source.sha256 });
+        expect((await app.service.stat(bucket, key)).etag).toBe(swapped.etag);
+      });
     });
 
     it("presigns GET and PUT where the backend can, and says so where it cannot", async () => {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StorageError } from "../../errors.ts";
+import type { WriteCondition } from "../write-condition.ts";
 import { LocalStore } from "./local-store.ts";
 
 const B = "photos";
@@ -264,6 +265,44 @@ describe("LocalStore writes", () => {
     expect(await text((await store.get(B, "src")).body)).toBe("payload");
     await expectCode(store.copy({ bucket: B, key: "nope" }, { bucket: "archive", key: "x" }), "NOT_FOUND");
     await expectCode(store.copy({ bucket: B, key: "src" }, { bucket: "nobucket", key: "x" }), "NOT_FOUND");
+    expect(await tmpEntries()).toEqual([]);
+  });
+});
+
+describe("LocalStore conditional writes", () => {
+  const put = (on: LocalStore, key: string, data: string, condition: WriteCondition) =>
+    on.put(B, key, Readable.from([Buffer.from(data)]), { ...opts, condition });
+
+  it("a refused write leaves no object dir, no data file and an empty .tmp", async () => {
+    const err = await expectCode(put(store, "absent", "x", { ifMatch: md5("x") }), "PRECONDITION_FAILED");
+    expect(err.details).toMatchObject({ bucket: B, key: "absent", condition: "if-match" });
+    expect(await readdir(path.join(root, B))).toEqual([]);
+    expect(await tmpEntries()).toEqual([]);
+    await put(store, "present", "old", { ifNoneMatch: "*" });
+    await expectCode(put(store, "present", "new", { ifNoneMatch: "*" }), "PRECONDITION_FAILED");
+    await expectCode(put(store, "present", "new", { ifMatch: md5("other") }), "PRECONDITION_FAILED");
+    expect(await text((await store.get(B, "present")).body)).toBe("old");
+    expect(await tmpEntries()).toEqual([]);
+    // Bare and quoted ETags compare alike.
+    await put(store, "present", "new", { ifMatch: md5("old").slice(1, -1) });
+    expect(await text((await store.get(B, "present")).body)).toBe("new");
+  });
+
+  it("create-if-absent holds across two stores on one root (each with its own lock, like two processes)", async () => {
+    const twin = new LocalStore(root);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => put(i % 2 ? twin : store, "race", `w${i}`, { ifNoneMatch: "*" })),
+    );
+    const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === "rejected") expect((r.reason as StorageError).code).toBe("PRECONDITION_FAILED");
+    }
+    expect(await text((await store.get(B, "race")).body)).toBe(`w${won[0]}`);
+    const [shard] = await readdir(path.join(root, B));
+    const [dir] = await readdir(path.join(root, B, shard as string));
+    const files = await readdir(path.join(root, B, shard as string, dir as string));
+    expect(files.filter((f) => f.startsWith("data-"))).toHaveLength(1);
     expect(await tmpEntries()).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { access, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { StorageError } from "../../errors.ts";
+import { ensurePrivateDir, PRIVATE_DIR_MODE } from "../../private-fs.ts";
 import {
   type CopyOptions,
   type CustomerKeyOption,
@@ -51,6 +52,8 @@ const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 export class LocalStore implements ObjectStore {
   readonly kind = "local" as const;
   readonly capabilities = { presign: false, versioning: false };
+  /** Bytes go straight to a temp file: a stream buffer's worth at a time. */
+  readonly uploadBufferBytes = 1024 * 1024;
   readonly #layout: Layout;
   readonly #locks = new KeyedLock();
   #ready: Promise<void> | undefined;
@@ -62,7 +65,9 @@ export class LocalStore implements ObjectStore {
   /** Creates the root and temp dir (idempotent) and sweeps stale temp files. Called lazily. */
   init(): Promise<void> {
     this.#ready ??= (async () => {
-      await mkdir(this.#layout.tmpDir, { recursive: true });
+      // Objects are user data: the root is 0700 (tightened if it exists), everything below private.
+      await ensurePrivateDir(this.#layout.root);
+      await mkdir(this.#layout.tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE });
       await this.#sweepTmp().catch(() => {});
     })().catch((err) => {
       this.#ready = undefined;
@@ -99,7 +104,7 @@ export class LocalStore implements ObjectStore {
     const dir = this.#layout.bucketDir(bucket);
     await this.init();
     try {
-      await mkdir(dir);
+      await mkdir(dir, { mode: PRIVATE_DIR_MODE });
     } catch (err) {
       if (fsCode(err) === "EEXIST")
         throw new StorageError("ALREADY_EXISTS", "The bucket already exists.", { bucket });

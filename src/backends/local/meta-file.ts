@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { StorageError } from "../../errors.ts";
+import { PRIVATE_FILE_MODE } from "../../private-fs.ts";
 import { isMissing } from "./fs-errors.ts";
 
 /** What meta.json holds for one object. `dataFile` is the sibling file with the bytes. */
@@ -63,15 +64,25 @@ export async function readMeta(file: string): Promise<ObjectMeta | undefined> {
 
 /**
  * Atomic replace: write a temp file (flushed to disk) in the temp dir, then rename over the target,
- * so readers see either the old meta or the new one, never a torn file.
+ * so readers see either the old meta or the new one, never a torn file. With `exclusive`, link()
+ * instead of rename(): it fails with EEXIST when the target exists, so create-if-absent holds even
+ * against another process writing the same root (rename would silently replace).
  */
-export async function writeMetaAtomic(tmpFile: (name: string) => string, target: string, meta: ObjectMeta) {
+export async function writeMetaAtomic(
+  tmpFile: (name: string) => string,
+  target: string,
+  meta: ObjectMeta,
+  options: { exclusive?: boolean } = {},
+) {
   const tmp = tmpFile(`${randomUUID()}.meta`);
   try {
-    await writeFile(tmp, JSON.stringify(meta), { flag: "wx", flush: true });
-    await rename(tmp, target);
+    await writeFile(tmp, JSON.stringify(meta), { flag: "wx", flush: true, mode: PRIVATE_FILE_MODE });
+    if (options.exclusive) await link(tmp, target);
+    else await rename(tmp, target);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
+  // The linked temp name is a second name for the same file; dropping it changes nothing visible.
+  if (options.exclusive) await rm(tmp, { force: true }).catch(() => {});
 }

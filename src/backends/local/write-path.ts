@@ -4,6 +4,8 @@ import { mkdir, readdir, rename, rm, rmdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-fs.ts";
+import { conditionHolds, preconditionFailed, type WriteCondition } from "../write-condition.ts";
 import { fromFsError, fsCode, isMissing, notFound } from "./fs-errors.ts";
 import type { KeyedLock } from "./keyed-lock.ts";
 import { DATA_FILE_RE, type Layout, META_FILE } from "./layout.ts";
@@ -40,7 +42,7 @@ export async function stageToTemp(
     }
   }
   // flush: fsync before close, so a committed object survives a power cut.
-  const sink = createWriteStream(tmp, { flags: "wx", flush: true });
+  const sink = createWriteStream(tmp, { flags: "wx", flush: true, mode: PRIVATE_FILE_MODE });
   try {
     await pipeline(body, measure, sink, options.signal ? { signal: options.signal } : {});
   } catch (err) {
@@ -58,26 +60,35 @@ export async function stageToTemp(
  * Makes a staged file the object's bytes: rename the data in under a fresh name, atomically replace
  * meta.json (the switch readers see), then unlink the data file the old meta pointed to. Runs under
  * the object's lock so concurrent commits/deletes of one key cannot interleave.
+ *
+ * A condition is checked under that lock against the meta about to be replaced, so within this
+ * process it is atomic with the switch. Across processes sharing a root only If-None-Match holds
+ * (meta.json is linked in, which fails if it exists); If-Match there is check-then-rename.
  */
 export async function commitStaged(
   layout: Layout,
   locks: KeyedLock,
   target: { bucket: string; key: string },
   staged: Staged,
-  attrs: { contentType: string; metadata: Record<string, string> },
+  attrs: { contentType: string; metadata: Record<string, string>; condition?: WriteCondition | undefined },
 ): Promise<void> {
   const { bucket, key } = target;
   const { shardDir, objectDir } = layout.objectDirs(bucket, key);
+  const { condition } = attrs;
   await locks.run(objectDir, async () => {
+    const metaPath = path.join(objectDir, META_FILE);
+    // Unreadable meta counts as no object: If-Match then fails, and If-None-Match's link() below
+    // still refuses to replace the file.
+    const previous = await readMeta(metaPath).catch(() => undefined);
+    // Before any directory is made: a refused write leaves no trace.
+    if (condition && !conditionHolds(condition, previous?.etag)) throw preconditionFailed(condition, target);
     // Not recursive: if the bucket dir vanished we must fail, not silently re-create it.
     for (const dir of [shardDir, objectDir]) {
-      await mkdir(dir).catch((err) => {
+      await mkdir(dir, { mode: PRIVATE_DIR_MODE }).catch((err) => {
         if (fsCode(err) === "EEXIST") return;
         throw isMissing(err) ? notFound(bucket) : err;
       });
     }
-    const metaPath = path.join(objectDir, META_FILE);
-    const previous = await readMeta(metaPath).catch(() => undefined);
     const dataFile = `data-${randomUUID()}`;
     const dataPath = layout.dataPath(objectDir, dataFile);
     await rename(staged.tmp, dataPath);
@@ -90,10 +101,12 @@ export async function commitStaged(
       lastModified: new Date().toISOString(),
       dataFile,
     };
+    const exclusive = condition !== undefined && "ifNoneMatch" in condition;
     try {
-      await writeMetaAtomic((name) => layout.tmpPath(name), metaPath, meta);
+      await writeMetaAtomic((name) => layout.tmpPath(name), metaPath, meta, { exclusive });
     } catch (err) {
       await rm(dataPath, { force: true }).catch(() => {});
+      if (condition && fsCode(err) === "EEXIST") throw preconditionFailed(condition, target, err);
       throw err;
     }
     if (previous && previous.dataFile !== dataFile && DATA_FILE_RE.test(previous.dataFile)) {

@@ -43,6 +43,7 @@ import {
 } from "./customer-keys.ts";
 import { fromS3Error } from "./errors.ts";
 import { COPY_DEFAULTS, copySourceOf, multipartCopy } from "./multipart-copy.ts";
+import { conditionFailure, conditionParams } from "./write-condition.ts";
 
 type Context = { bucket?: string; key?: string; versionId?: string };
 
@@ -78,6 +79,10 @@ const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: b
 export class S3Store implements ObjectStore {
   readonly kind = "s3" as const;
   readonly capabilities = { presign: true, versioning: true };
+  /** lib-storage keeps up to queueSize parts of partSize in flight (one PutObject buffers the body). */
+  get uploadBufferBytes(): number {
+    return this.#options.partSize * this.#options.queueSize;
+  }
   readonly client: S3Client;
   readonly #options: S3StoreOptions;
   #support: Promise<CustomerKeySupport> | undefined;
@@ -124,7 +129,9 @@ export class S3Store implements ObjectStore {
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     await this.#requireTls(options.sseCustomerKey, { bucket, key });
     // lib-storage spreads these params into CreateMultipartUpload, every UploadPart and Complete,
-    // so the SSE-C headers reach each part of a multipart upload.
+    // so the SSE-C headers reach each part of a multipart upload, and the condition reaches the
+    // request that makes the object visible (PutObject or CompleteMultipartUpload; the others have
+    // no such field and leave it out).
     const upload = new Upload({
       client: this.client,
       params: {
@@ -134,6 +141,7 @@ export class S3Store implements ObjectStore {
         ContentType: options.contentType,
         Metadata: options.metadata,
         ...customerKeyParams(options.sseCustomerKey),
+        ...conditionParams(options.condition),
       },
       partSize: this.#options.partSize,
       queueSize: this.#options.queueSize,
@@ -152,7 +160,10 @@ export class S3Store implements ObjectStore {
       const result = await upload.done();
       return { etag: result.ETag ?? "", versionId: result.VersionId ?? NULL_VERSION };
     } catch (err) {
-      throw toStorageError(options.sseCustomerKey ? withoutRequest(err) : err, { bucket, key });
+      const cause = options.sseCustomerKey ? withoutRequest(err) : err;
+      // A refused Complete has already had its parts aborted by lib-storage (leavePartsOnError).
+      const refused = conditionFailure(cause, options.condition, { bucket, key });
+      throw refused ?? toStorageError(cause, { bucket, key });
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }

@@ -27,8 +27,12 @@ export function registerServe(program: Command, ctx: CliContext): void {
         log.info({ changes: changes.length }, "bootstrap done");
       }
       if (signal.aborted) return;
-      // Creates the first admin key on a fresh install and prints it once, to the terminal only.
-      await app.security.start({ announce: (text) => ctx.io.stderr.write(`${text}\n`) });
+      // A fresh install's first admin key goes to its key file; the terminal learns where, and sees
+      // the token only when stderr is a TTY (a person watching; a pipe may well be a log collector).
+      await app.security.start({
+        announce: (text) => ctx.io.stderr.write(`${text}\n`),
+        showToken: ctx.io.stderr.isTTY === true,
+      });
       const server = await startHttpServer(app);
       log.info({ address: server.address }, "listening");
       let grpc: Awaited<ReturnType<typeof startGrpcServer>>;

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { handleClientStreamingCall } from "@grpc/grpc-js";
+import type { handleClientStreamingCall, Metadata } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
@@ -13,6 +13,24 @@ import { type InFlight, openScope } from "./call-scope.ts";
 import { writeResponse } from "./convert.ts";
 
 const invalid = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "payload" });
+
+/**
+ * A conditional write from call metadata, under the HTTP header names (`if-none-match: *`,
+ * `if-match: <etag>`) so the .proto stays as it is; the core validates the values. Repeated
+ * values are joined into a list, which the core refuses rather than picking one.
+ */
+export function conditionFromMetadata(metadata: Metadata): { ifMatch?: string; ifNoneMatch?: string } {
+  const one = (name: string) => {
+    const values = metadata.get(name).map((v) => (typeof v === "string" ? v : v.toString("latin1")));
+    return values.length > 0 ? values.join(", ") : undefined;
+  };
+  const ifMatch = one("if-match");
+  const ifNoneMatch = one("if-none-match");
+  return {
+    ...(ifMatch !== undefined ? { ifMatch } : {}),
+    ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}),
+  };
+}
 
 /**
  * Turns the UploadFile message stream into the object's bytes: the first message must be the
@@ -101,7 +119,10 @@ export function uploadFile(
     pipeline(call, decoder).catch(() => {});
     const work = scope.gate.mutation("upload", async (facts) => {
       const header = await decoder.header;
+      const condition = conditionFromMetadata(call.metadata);
       Object.assign(facts, { bucket: header.bucket, key: header.objectName });
+      if (condition.ifNoneMatch !== undefined) facts.details = { condition: "if-none-match" };
+      else if (condition.ifMatch !== undefined) facts.details = { condition: "if-match" };
       try {
         // Authorized on the header, before the store sees a byte: a refused upload writes nothing.
         const principal = await scope.gate.allow({
@@ -122,6 +143,7 @@ export function uploadFile(
           owner: principal.service,
           // SSE-C key from metadata, parsed after authorization (as over HTTP); a bad one writes nothing.
           ...customerKeyFromMetadata(call.metadata),
+          ...condition,
         });
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
         if (scope.signal.aborted) {
