@@ -13,6 +13,7 @@ import { keyIdOf } from "./support/auth-matrix.ts";
 import { runCli } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
 import { sha256Of } from "./support/data.ts";
+import { type OwnDatabase, ownDatabase } from "./support/database.ts";
 import { bearer, type HttpHarness, jsonPost, multipartBody, startHttp, streamed } from "./support/http.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 
@@ -20,8 +21,8 @@ import { type MinioServer, startMinio } from "./support/minio.ts";
  * The audit trail end to end: a scripted sequence of 20 audited calls (mutations over HTTP, refusals,
  * and key management with the CLI between two runs of the server) on one database, then the CLI's
  * `audit query --json --since` in a child process returns exactly those 20 records, in order. The
- * database is a PGlite directory of this suite's own (never a shared server), so no other suite's
- * records can interleave; server and CLI take turns on it.
+ * database is this suite's own (a fresh PostgreSQL database when DATABASE_URL is set, else a PGlite
+ * directory), so no other suite's records can interleave.
  */
 
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -41,6 +42,7 @@ type RecordJson = Omit<AuditRecord, "id" | "time"> & { time: string };
 
 describe("audit trail: 20 calls, 20 records", () => {
   let dir: string;
+  let database: OwnDatabase;
   let env: Record<string, string>;
   let h: HttpHarness | undefined;
   let temp: string;
@@ -64,12 +66,13 @@ describe("audit trail: 20 calls, 20 records", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "lumenslate-audit-"));
-    // DATABASE_URL empty: PGlite in this suite's directory even when CI provides a shared PostgreSQL.
-    env = testEnv({ PGLITE_DATA_DIR: join(dir, "pglite"), DATABASE_URL: "", AUDIT_EXPORT_INTERVAL: "off" });
+    database = await ownDatabase("audit_trail", join(dir, "pglite"));
+    env = testEnv({ ...database.env, AUDIT_EXPORT_INTERVAL: "off" });
     temp = loadConfig(env).buckets.temp;
   });
   afterAll(async () => {
     await stop();
+    await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -78,7 +81,8 @@ describe("audit trail: 20 calls, 20 records", () => {
     const expected: Expected[] = [];
     const expectRecord = (e: Expected) => expected.push(e);
 
-    // 1-2: keys made with the CLI (the server is not running: PGlite has one user at a time).
+    // 1-2: keys made with the CLI before the server starts (a PGlite directory has one user at a
+    // time, so server and CLI take turns; PostgreSQL runs the same script).
     const uploader = JSON.parse(
       await cli(
         "keys",

@@ -39,7 +39,6 @@ describe("fault: MinIO killed mid-upload", () => {
         this.push(sent > 512 * MiB ? null : randomBytes(MiB));
       },
     });
-    const started = Date.now();
     const error = await app.service.upload({ bucket, key, body }).then(
       () => undefined,
       (err: unknown) => err,
@@ -47,7 +46,8 @@ describe("fault: MinIO killed mid-upload", () => {
     await killing;
     expect(error).toMatchObject({ name: "StorageError", code: "UNAVAILABLE" });
     expect((error as Error).message).toMatch(/could not be reached/);
-    expect(Date.now() - started).toBeLessThan(60_000);
+    // It gave up instead of retrying until the body ran out: it stopped reading long before its end
+    // (how long that took depends on the machine; a hang is the test timeout's to catch).
     expect(sent).toBeLessThan(512 * MiB);
     expect(await app.service.index.find(bucket, key)).toBeUndefined();
 

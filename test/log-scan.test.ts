@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -12,6 +12,7 @@ import { loadConfig } from "../src/config/config.ts";
 import { createLogger } from "../src/log.ts";
 import { type HttpServer, startHttpServer } from "../src/transports/http/server.ts";
 import { testEnv } from "./support/config.ts";
+import { type OwnDatabase, ownDatabase } from "./support/database.ts";
 import { bearer, createKey, jsonPost } from "./support/http.ts";
 
 /**
@@ -39,6 +40,7 @@ const withSecretPart = (token: string) => [token, token.replace(/^lss_[a-z0-9]{1
 
 describe("log scan", () => {
   let dir: string;
+  let database: OwnDatabase;
   let env: Record<string, string>;
   let app: AppContext | undefined;
   let server: HttpServer | undefined;
@@ -47,19 +49,25 @@ describe("log scan", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "lumenslate-logscan-"));
+    // Its own database: the first start must find no key, so that it creates (and prints) the admin key.
+    database = await ownDatabase("log_scan", join(dir, "pglite"));
     env = testEnv({
-      PGLITE_DATA_DIR: join(dir, "pglite"),
-      DATABASE_URL: "",
+      ...database.env,
       LOG_LEVEL: "debug",
       HTTP_HOST: "127.0.0.1",
       HTTP_PORT: "0",
       AUDIT_EXPORT_INTERVAL: "off",
+      AUTH_BOOTSTRAP_KEY_FILE: join(dir, "admin-key"),
     });
     secrets.push(env.MINIO_SECRET_KEY as string);
+    // On PostgreSQL, its password is one more secret that no log line may carry.
+    const dbPassword = env.DATABASE_URL ? decodeURIComponent(new URL(env.DATABASE_URL).password) : "";
+    if (dbPassword) secrets.push(dbPassword);
   });
   afterAll(async () => {
     await server?.close();
     await app?.close();
+    await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -68,11 +76,12 @@ describe("log scan", () => {
     app = await createApp(config, createLogger(config, logs));
     expect(app.logger.level).toBe("debug");
     await app.bootstrap();
-    // First start: the admin key is created and its token printed once, to the terminal only.
+    // First start: the admin key is created and its token written to the key file only.
     let terminal = "";
     await app.security.start({ announce: (text) => (terminal += `${text}\n`) });
-    const admin = /lss_[a-z0-9]{16}_[A-Za-z0-9_-]{43}/.exec(terminal)?.[0] ?? "";
-    expect(admin).not.toBe("");
+    const admin = (await readFile(join(dir, "admin-key"), "utf8")).trim();
+    expect(admin).toMatch(/^lss_[a-z0-9]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(terminal).not.toMatch(/lss_/);
     secrets.push(...withSecretPart(admin));
     const temp = config.buckets.temp;
     const scoped = await createKey(app, "log-scan", [`${temp}/mine/:read,write,list,presign`]);

@@ -11,25 +11,25 @@ import { parseScope } from "../src/security/scopes.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { runCli } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
+import { type OwnDatabase, ownDatabase } from "./support/database.ts";
 
 /**
  * The audit trail end to end: refusals recorded by `check`, hourly export to the logs bucket of the
  * real MinIO as gzip JSON lines that gunzip back to exactly the stored records, and the CLI.
- * Exports read every record of an hour, so these run on their own (embedded) database even in CI.
+ * Exports read every record of an hour, so these run on a database of their own (PostgreSQL when
+ * DATABASE_URL is set, else PGlite).
  */
 
 const HOUR = 3_600_000;
 const FAST = { N: 1024, r: 8, p: 1 };
 
+let database: OwnDatabase;
 let app: TestApp;
 let security: Security;
 
 beforeAll(async () => {
-  app = await createTestApp("minio", {
-    DATABASE_URL: "",
-    PGLITE_DATA_DIR: "memory://",
-    AUDIT_EXPORT_INTERVAL: "off",
-  });
+  database = await ownDatabase("security_audit");
+  app = await createTestApp("minio", { ...database.env, AUDIT_EXPORT_INTERVAL: "off" });
   security = createSecurity({
     config: app.config,
     db: app.db,
@@ -41,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await security?.close();
   await app?.dispose();
+  await database?.drop();
 });
 
 async function errorOf(run: () => Promise<unknown>): Promise<StorageError | undefined> {
@@ -218,13 +219,17 @@ describe("hourly export", () => {
 
 describe("audit commands", () => {
   let tmp: string;
+  let cliDatabase: OwnDatabase;
   let env: Record<string, string>;
 
+  // Its own database too: the queries below expect exactly the records these commands made.
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), "lumenslate-audit-cli-"));
-    env = testEnv({ DATABASE_URL: "", PGLITE_DATA_DIR: join(tmp, "pglite") });
+    cliDatabase = await ownDatabase("audit_cli", join(tmp, "pglite"));
+    env = testEnv(cliDatabase.env);
   });
   afterAll(async () => {
+    await cliDatabase?.drop();
     await rm(tmp, { recursive: true, force: true });
   });
 

@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Secret } from "../src/config/secret.ts";
+import { ConfigError } from "../src/config/config.ts";
 import { StorageError } from "../src/errors.ts";
 import { type Database, openDatabase } from "../src/metadata/database.ts";
 import { KeyStore } from "../src/security/api-keys.ts";
@@ -15,17 +15,28 @@ import { parseToken } from "../src/security/tokens.ts";
 import { createTestApp } from "./support/app.ts";
 import { runCli, textSink } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
+import { type OwnDatabase, ownDatabase } from "./support/database.ts";
 
 /**
  * API keys and the audit table on a real database: embedded PGlite always, and the PostgreSQL
- * server too when DATABASE_URL is set (CI). The KeyStore uses its real (slow) hash here.
+ * server too when DATABASE_URL is set (CI), each PostgreSQL part on a database of its own (see
+ * ownDatabase) so that no other suite's keys are in sight. The KeyStore uses its real (slow) hash here.
  */
 
-const targets: [string, { url: Secret | undefined; pgliteDir: string }][] = [
-  ["PGlite", { url: undefined, pgliteDir: "memory://" }],
-];
-if (process.env.DATABASE_URL) {
-  targets.push(["PostgreSQL", { url: new Secret(process.env.DATABASE_URL), pgliteDir: "" }]);
+type Target = "PGlite" | "PostgreSQL";
+const targets: Target[] = process.env.DATABASE_URL ? ["PGlite", "PostgreSQL"] : ["PGlite"];
+
+/** A fresh database on the target (in-memory PGlite, or a PostgreSQL database of its own). */
+async function freshDatabase(target: Target, label: string): Promise<OwnDatabase> {
+  if (target === "PGlite") {
+    return {
+      kind: "PGlite",
+      env: { DATABASE_URL: "", PGLITE_DATA_DIR: "memory://" },
+      settings: { url: undefined, pgliteDir: "memory://" },
+      drop: async () => {},
+    };
+  }
+  return ownDatabase(label);
 }
 
 async function codeOf(run: () => Promise<unknown>): Promise<string | undefined> {
@@ -40,16 +51,19 @@ async function codeOf(run: () => Promise<unknown>): Promise<string | undefined> 
 
 const unique = () => Math.random().toString(36).slice(2, 10);
 
-describe.each(targets)("KeyStore on %s", (_name, settings) => {
+describe.each(targets)("KeyStore on %s", (target) => {
+  let database: OwnDatabase;
   let db: Database;
   let keys: KeyStore;
 
   beforeAll(async () => {
-    db = await openDatabase(settings);
+    database = await freshDatabase(target, "keystore");
+    db = await openDatabase(database.settings);
     keys = new KeyStore(db);
   });
   afterAll(async () => {
-    await db.destroy();
+    await db?.destroy();
+    await database?.drop();
   });
 
   it("creates a key whose secret is stored only as a salted scrypt hash", async () => {
@@ -142,9 +156,10 @@ describe.each(targets)("KeyStore on %s", (_name, settings) => {
   });
 });
 
-describe("the first-start admin key", () => {
+describe.each(targets)("the first-start admin key on %s", (target) => {
   it("is created once, even by concurrent starts, and never again", async () => {
-    const db = await openDatabase({ url: undefined, pgliteDir: "memory://" });
+    const database = await freshDatabase(target, "first_admin");
+    const db = await openDatabase(database.settings);
     try {
       const keys = new KeyStore(db, { scrypt: { N: 1024, r: 8, p: 1 } });
       const results = await Promise.all([1, 2, 3].map(() => keys.ensureBootstrapAdmin()));
@@ -161,46 +176,80 @@ describe("the first-start admin key", () => {
       expect(await keys.ensureBootstrapAdmin()).toBeUndefined();
     } finally {
       await db.destroy();
+      await database.drop();
     }
   });
 });
 
 describe("security.start", () => {
-  it("prints the first admin key once, to the terminal and not the log; warns loudly when disabled", async () => {
-    let logged = "";
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "lumenslate-start-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A local app on a fresh database (its own PostgreSQL database when DATABASE_URL is set, else
+   * in-memory PGlite: the first start must find no key), and security deps with a cheap hash and a
+   * captured log.
+   */
+  async function fresh(keyFile: string) {
+    const log = { text: "" };
     const logger = pino(
       { level: "info" },
       textSink((s) => {
-        logged += s;
+        log.text += s;
       }),
     );
-    const app = await createTestApp("local", {
-      DATABASE_URL: "",
-      PGLITE_DATA_DIR: "memory://",
+    const database = await ownDatabase("security_start");
+    const created = await createTestApp("local", {
+      ...database.env,
       AUDIT_EXPORT_INTERVAL: "off",
+      AUTH_BOOTSTRAP_KEY_FILE: keyFile,
     });
+    const app = {
+      ...created,
+      dispose: async () => {
+        await created.dispose();
+        await database.drop();
+      },
+    };
+    const deps = {
+      config: app.config,
+      db: app.db,
+      service: app.service,
+      logger,
+      scrypt: { N: 1024, r: 8, p: 1 },
+    };
+    return { app, deps, log };
+  }
+
+  it("writes the first admin key once to a 0600 key file and names the file, never the token; warns loudly when disabled", async () => {
+    const keyFile = join(dir, "first", "admin-key");
+    const { app, deps, log } = await fresh(keyFile);
     try {
-      const deps = {
-        config: app.config,
-        db: app.db,
-        service: app.service,
-        logger,
-        scrypt: { N: 1024, r: 8, p: 1 },
-      };
       const printed: string[] = [];
       await createSecurity(deps).start({ announce: (text) => printed.push(text) });
       expect(printed).toHaveLength(1);
-      const token = /lss_[a-z0-9]{16}_[A-Za-z0-9_-]{43}/.exec(printed[0] ?? "")?.[0] as string;
-      expect(parseToken(token)).toBeDefined();
-      expect(logged).toContain(parseToken(token)?.id);
-      expect(logged).not.toContain(parseToken(token)?.secret);
+      expect(printed[0]).toContain(keyFile);
+      const token = (await readFile(keyFile, "utf8")).trim();
+      const parsed = parseToken(token);
+      expect(parsed).toBeDefined();
+      expect(printed[0]).not.toContain(parsed?.secret);
+      expect(printed[0]).not.toMatch(/lss_/);
+      expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+      expect(log.text).toContain(parsed?.id);
+      expect(log.text).not.toContain(parsed?.secret);
       const security = createSecurity(deps);
       expect((await security.authenticate(`Bearer ${token}`, "127.0.0.1")).scopes).toEqual([
         { bucket: "*", prefix: "", actions: ["admin"] },
       ]);
-      // The next start finds a key and prints nothing.
+      // The next start finds a key: it prints nothing and leaves the file alone.
       await security.start({ announce: (text) => printed.push(text) });
       expect(printed).toHaveLength(1);
+      expect((await readFile(keyFile, "utf8")).trim()).toBe(token);
 
       const open = createSecurity({
         ...deps,
@@ -211,6 +260,51 @@ describe("security.start", () => {
       expect(warned).toEqual([expect.stringMatching(/AUTHENTICATION IS DISABLED/)]);
       expect(open.warnings()).toHaveLength(1);
       expect((await open.authenticate(undefined, "x")).authDisabled).toBe(true);
+    } finally {
+      await app.dispose();
+    }
+  });
+
+  it("shows the token on the terminal too when asked to (stderr is a TTY), still not in the log", async () => {
+    const keyFile = join(dir, "tty", "admin-key");
+    const { app, deps, log } = await fresh(keyFile);
+    try {
+      const printed: string[] = [];
+      await createSecurity(deps).start({ announce: (text) => printed.push(text), showToken: true });
+      const token = (await readFile(keyFile, "utf8")).trim();
+      expect(printed.join("\n")).toContain(token);
+      expect(log.text).not.toContain(parseToken(token)?.secret);
+    } finally {
+      await app.dispose();
+    }
+  });
+
+  it("creates no key when the key file exists, and one on the next start with a usable path", async () => {
+    const taken = join(dir, "taken");
+    await writeFile(taken, "the key of an earlier install\n");
+    const { app, deps, log } = await fresh(taken);
+    try {
+      const printed: string[] = [];
+      const err = await createSecurity(deps)
+        .start({ announce: (text) => printed.push(text), showToken: true })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toContain(taken);
+      expect(printed).toEqual([]);
+      expect(log.text).not.toMatch(/lss_/);
+      expect(await readFile(taken, "utf8")).toBe("the key of an earlier install\n");
+      const keys = new KeyStore(app.db, { scrypt: { N: 1024, r: 8, p: 1 } });
+      expect(await keys.list({ includeRevoked: true })).toEqual([]);
+
+      const keyFile = join(dir, "retry", "admin-key");
+      const retry = createSecurity({
+        ...deps,
+        config: { ...app.config, auth: { ...app.config.auth, bootstrapKeyFile: keyFile } },
+      });
+      await retry.start({ announce: (text) => printed.push(text) });
+      const token = (await readFile(keyFile, "utf8")).trim();
+      expect((await retry.authenticate(`Bearer ${token}`, "127.0.0.1")).keyId).toBe(parseToken(token)?.id);
+      expect(await keys.list({ includeRevoked: true })).toHaveLength(1);
     } finally {
       await app.dispose();
     }
