@@ -1,3 +1,4 @@
+import { mapBounded } from "../bounded.ts";
 import { ERROR_CODES, StorageError } from "../errors.ts";
 import { validateBucket, validatePrefix } from "./keys.ts";
 import type { StorageService } from "./storage-service.ts";
@@ -43,34 +44,29 @@ export async function deleteByPrefix(
       { field: "prefix" },
     );
   }
-  const concurrency = Math.max(1, options.concurrency ?? 8);
   const result: DeletePrefixResult = { deleted: 0, failed: 0, errors: [] };
   let cursor: string | undefined;
   do {
     options.signal?.throwIfAborted();
     const page = await service.store.list(bucket, { prefix, limit: PAGE, ...(cursor ? { cursor } : {}) });
     const keys = page.objects.map((o) => o.key);
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const key = keys[next++] as string;
-        try {
-          await service.delete(bucket, key);
-          result.deleted++;
-        } catch (err) {
-          if (err instanceof StorageError && err.code === "NOT_FOUND") continue;
-          result.failed++;
-          if (result.errors.length < MAX_REPORTED_ERRORS) {
-            const pub =
-              err instanceof StorageError
-                ? err.toPublic()
-                : { code: "INTERNAL", message: ERROR_CODES.INTERNAL };
-            result.errors.push({ key, code: pub.code, message: pub.message });
-          }
+    // Failures are counted, not thrown, so one key never stops the rest of the batch.
+    await mapBounded(keys, options.concurrency ?? 8, async (key) => {
+      try {
+        await service.delete(bucket, key);
+        result.deleted++;
+      } catch (err) {
+        if (err instanceof StorageError && err.code === "NOT_FOUND") return;
+        result.failed++;
+        if (result.errors.length < MAX_REPORTED_ERRORS) {
+          const pub =
+            err instanceof StorageError
+              ? err.toPublic()
+              : { code: "INTERNAL", message: ERROR_CODES.INTERNAL };
+          result.errors.push({ key, code: pub.code, message: pub.message });
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+    });
     cursor = page.nextCursor;
   } while (cursor);
   return result;

@@ -56,6 +56,50 @@ describe("VerifyingStream", () => {
       code: "DATA_CORRUPTED",
     });
   });
+
+  const collect = () => {
+    const received: Buffer[] = [];
+    const writable = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        received.push(chunk);
+        cb();
+      },
+    });
+    return { received, writable };
+  };
+
+  it("never hands a reader every byte of a corrupted object", async () => {
+    const good = Buffer.concat([Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(10, 3)]);
+    const bad = Buffer.from(good);
+    bad[5] = 9; // same size, other bytes: only the digest can tell
+    for (const pieces of [[bad], [bad.subarray(0, 1000), bad.subarray(1000, 2000), bad.subarray(2000)]]) {
+      const { received, writable } = collect();
+      const verifier = new VerifyingStream({ sha256: sha(good), size: good.length, bucket: "b", key: "k" });
+      await expect(pipeline(Readable.from(pieces), verifier, writable)).rejects.toMatchObject({
+        code: "DATA_CORRUPTED",
+      });
+      const got = Buffer.concat(received).length;
+      expect(got).toBeLessThan(good.length);
+      // Only the last chunk is held back: the rest streamed through before the check.
+      expect(got).toBe(good.length - (pieces.at(-1)?.length ?? 0));
+    }
+  });
+
+  it("hands on every byte, in order, once the digest matches", async () => {
+    const data = Buffer.concat([Buffer.alloc(3000, 7), Buffer.from("tail")]);
+    const { received, writable } = collect();
+    const verifier = new VerifyingStream({ sha256: sha(data), size: data.length, bucket: "b", key: "k" });
+    await pipeline(
+      Readable.from([data.subarray(0, 1000), data.subarray(1000, 3000), data.subarray(3000)]),
+      verifier,
+      writable,
+    );
+    expect(Buffer.concat(received)).toEqual(data);
+    const empty = collect();
+    const none = new VerifyingStream({ sha256: sha(Buffer.alloc(0)), size: 0, bucket: "b", key: "k" });
+    await pipeline(Readable.from([]), none, empty.writable);
+    expect(empty.received).toEqual([]);
+  });
 });
 
 describe("peek", () => {

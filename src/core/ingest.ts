@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { StorageError } from "../errors.ts";
-import { StreamingSha256 } from "./sha256.ts";
+import type { ExecutableScanner } from "./executable-scan.ts";
+import { type HashOptions, StreamingSha256 } from "./sha256.ts";
 
 export interface IngestLimits {
   maxBytes: number;
@@ -10,19 +11,23 @@ export interface IngestLimits {
 
 /**
  * The single pass every uploaded byte makes: it hashes with sha256, counts, and fails the stream
- * (so the backend discards the upload) as soon as the size limit is crossed or, at the end, when the
- * expected size or checksum does not match. Failing before end-of-stream is what keeps refused
- * uploads from being committed.
+ * (so the backend discards the upload) as soon as the size limit is crossed or a hidden executable
+ * is found, or, at the end, when the expected size or checksum does not match or the tail hides an
+ * executable. Failing before end-of-stream (in _flush at the latest) is what keeps refused uploads
+ * from being committed: both backends commit only after the body has ended cleanly.
  */
 export class IngestGuard extends Transform {
-  readonly #hash = new StreamingSha256();
+  readonly #hash: StreamingSha256;
   readonly #limits: IngestLimits;
+  readonly #scanner: ExecutableScanner | undefined;
   #bytes = 0;
   #sha256: string | undefined;
 
-  constructor(limits: IngestLimits) {
+  constructor(limits: IngestLimits, scanner?: ExecutableScanner, hashing: HashOptions = {}) {
     super({ highWaterMark: 1024 * 1024 });
+    this.#hash = new StreamingSha256(hashing);
     this.#limits = limits;
+    this.#scanner = scanner;
   }
 
   get bytes(): number {
@@ -50,6 +55,11 @@ export class IngestGuard extends Transform {
       callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
       return;
     }
+    const refusal = this.#scanner?.update(chunk);
+    if (refusal) {
+      callback(refusal);
+      return;
+    }
     passOn(this.#hash.update(chunk), chunk, callback);
   }
 
@@ -57,6 +67,11 @@ export class IngestGuard extends Transform {
     const { expectedSize } = this.#limits;
     if (expectedSize !== undefined && this.#bytes !== expectedSize) {
       callback(sizeMismatch(expectedSize, String(this.#bytes)));
+      return;
+    }
+    const refusal = this.#scanner?.finish();
+    if (refusal) {
+      callback(refusal);
       return;
     }
     this.#hash.digest().then((digest) => this.#finish(digest, callback), callback);
@@ -79,6 +94,12 @@ export class IngestGuard extends Transform {
     this.#sha256 = digest;
     callback();
   }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    // A refused or abandoned upload never reaches digest(): give the hash's worker job back.
+    this.#hash.dispose();
+    callback(err);
+  }
 }
 
 /** Hands the chunk on now, or once the hasher has caught up (backpressure). */
@@ -92,24 +113,52 @@ const sizeMismatch = (expected: number, got: string) =>
     field: "size",
   });
 
-/** Pass-through that verifies a full download against its recorded sha256 and size. */
+/**
+ * Pass-through that verifies a full download against its recorded sha256 and size.
+ *
+ * It holds back the latest chunk until the next one arrives, and the last one until the digest
+ * has been checked: a reader never receives every byte of a corrupted object. Without this, an
+ * object small enough to sit in socket buffers reached an HTTP client complete (Content-Length
+ * satisfied, a clean 200) before the check could fail it. One chunk (at most the source's chunk
+ * size) is the only extra memory.
+ */
 export class VerifyingStream extends Transform {
-  readonly #hash = new StreamingSha256();
+  readonly #hash: StreamingSha256;
   readonly #expected: { sha256: string; size: number; bucket: string; key: string };
   #bytes = 0;
+  #held: Buffer | undefined;
 
-  constructor(expected: { sha256: string; size: number; bucket: string; key: string }) {
+  constructor(
+    expected: { sha256: string; size: number; bucket: string; key: string },
+    hashing: HashOptions = {},
+  ) {
     super({ highWaterMark: 1024 * 1024 });
+    this.#hash = new StreamingSha256(hashing);
     this.#expected = expected;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
-    passOn(this.#hash.update(chunk), chunk, callback);
+    const previous = this.#held;
+    this.#held = chunk;
+    const wait = this.#hash.update(chunk);
+    if (previous === undefined) {
+      if (wait) wait.then(() => callback(), callback);
+      else callback();
+      return;
+    }
+    passOn(wait, previous, callback);
   }
 
   override _flush(callback: TransformCallback): void {
     this.#hash.digest().then((digest) => this.#finish(digest, callback), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    this.#held = undefined;
+    // A download cut short (reader gone, source failed) never reaches digest(): give the job back.
+    this.#hash.dispose();
+    callback(err);
   }
 
   #finish(digest: string, callback: TransformCallback): void {
@@ -127,6 +176,8 @@ export class VerifyingStream extends Transform {
       );
       return;
     }
-    callback();
+    const last = this.#held;
+    this.#held = undefined;
+    callback(null, last);
   }
 }

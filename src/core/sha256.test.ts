@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { StreamingSha256 } from "./sha256.ts";
+import { liveHashJobs, StreamingSha256 } from "./sha256.ts";
 
 const MiB = 1024 * 1024;
 const reference = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -66,5 +66,52 @@ describe.each([
       timeout: 20_000,
     });
     expect(stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("StreamingSha256 on the worker thread: release", () => {
+  const noJobs = { loop: 0, worker: 0 };
+
+  it("a digest gives the job back on both sides", async () => {
+    const hash = new StreamingSha256({ thread: true });
+    await hash.update(Buffer.alloc(3 * MiB, 1));
+    expect(await liveHashJobs()).toEqual({ loop: 1, worker: 1 });
+    expect(await hash.digest()).toBe(reference(Buffer.alloc(3 * MiB, 1)));
+    expect(await liveHashJobs()).toEqual(noJobs);
+  });
+
+  it("dispose() gives back the job of a hash that will never be digested", async () => {
+    const hash = new StreamingSha256({ thread: true });
+    await hash.update(Buffer.alloc(3 * MiB, 2));
+    expect(await liveHashJobs()).toEqual({ loop: 1, worker: 1 });
+    hash.dispose();
+    hash.dispose(); // idempotent
+    expect(await liveHashJobs()).toEqual(noJobs);
+    expect(() => hash.update(Buffer.alloc(1))).toThrow(/after dispose/);
+    expect(() => hash.digest()).toThrow(/after dispose/);
+  });
+
+  it("dispose() rejects a digest still waiting for the worker, and a caller waiting on backpressure", async () => {
+    const waiting = new StreamingSha256({ thread: true });
+    const wait = waiting.update(Buffer.alloc(20 * MiB, 3));
+    expect(wait).toBeInstanceOf(Promise);
+    waiting.dispose();
+    await expect(wait).rejects.toThrow(/disposed/);
+
+    const digesting = new StreamingSha256({ thread: true });
+    await digesting.update(Buffer.alloc(2 * MiB, 4));
+    const digest = digesting.digest();
+    digesting.dispose();
+    await expect(digest).rejects.toThrow(/disposed/);
+    expect(await liveHashJobs()).toEqual(noJobs);
+  });
+
+  it("dispose() after a digest changes nothing", async () => {
+    const hash = new StreamingSha256({ thread: true });
+    await hash.update(Buffer.alloc(2 * MiB, 5));
+    const hex = await hash.digest();
+    hash.dispose();
+    expect(await hash.digest()).toBe(hex);
+    expect(await liveHashJobs()).toEqual(noJobs);
   });
 });

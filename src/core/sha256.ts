@@ -11,6 +11,10 @@ import { Worker } from "node:worker_threads";
  * On two cores or fewer the worker only competes with the event loop and the object store for the
  * same CPUs, and the batch copies cost more than they save (measured: 1 GiB upload 0.80 -> 0.88 of
  * direct when hashing inline), so there the hash runs inline on the loop.
+ *
+ * A hash holds a job on both sides of the thread, a batch buffer and (while its job lives) a ref on
+ * the worker that keeps the process alive. A digest releases them; a hash that will never get one
+ * (a failed or abandoned transfer) must be given back with dispose(), or the process cannot exit.
  */
 
 /** Default: a hashing thread only when there is a core to spare for it. */
@@ -26,12 +30,16 @@ const takeBatch = () => {
   const reused = spare.pop();
   return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH);
 };
+/** What #batch holds when there is no batch of ours (inline, released, or posted without a successor). */
+const NO_BATCH: Buffer<ArrayBuffer> = Buffer.alloc(0);
 
 const WORKER_SOURCE = `
 import { parentPort } from "node:worker_threads";
 import { createHash } from "node:crypto";
 const jobs = new Map();
 parentPort.on("message", (m) => {
+  if (m.drop) { jobs.delete(m.id); return; }
+  if (m.count) { parentPort.postMessage({ live: jobs.size }); return; }
   let hash = jobs.get(m.id);
   if (!hash) { hash = createHash("sha256"); jobs.set(m.id, hash); }
   if (m.data) {
@@ -48,9 +56,24 @@ interface Job {
   onFail(err: Error): void;
 }
 
+interface Count {
+  resolve(live: number): void;
+  reject(err: Error): void;
+}
+
 let worker: Worker | undefined;
 let nextId = 1;
 const jobs = new Map<number, Job>();
+/** liveHashJobs() questions waiting for the worker's answer, in the order they were asked. */
+const counts: Count[] = [];
+
+interface Reply {
+  id?: number;
+  ack?: number;
+  hex?: string;
+  data?: ArrayBuffer;
+  live?: number;
+}
 
 function sharedWorker(): Worker {
   if (worker) return worker;
@@ -58,10 +81,15 @@ function sharedWorker(): Worker {
   const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(WORKER_SOURCE)}`), {
     execArgv: [],
   });
-  w.on("message", (m: { id: number; ack?: number; hex?: string; data?: ArrayBuffer }) => {
+  w.on("message", (m: Reply) => {
     if (m.data && spare.length < MAX_SPARE) spare.push(m.data);
-    const job = jobs.get(m.id);
-    if (!job) return;
+    if (m.live !== undefined) {
+      counts.shift()?.resolve(m.live);
+      holdWhileBusy();
+      return;
+    }
+    const job = m.id === undefined ? undefined : jobs.get(m.id);
+    if (!job || m.id === undefined) return;
     if (m.ack !== undefined) job.onAck(m.ack);
     if (m.hex !== undefined) {
       untrack(m.id);
@@ -74,6 +102,7 @@ function sharedWorker(): Worker {
     const failed = [...jobs.values()];
     jobs.clear();
     for (const job of failed) job.onFail(err);
+    for (const count of counts.splice(0)) count.reject(err);
   });
   // Last (adding a "message" listener refs it): idle, the worker must not keep the process alive.
   w.unref();
@@ -81,15 +110,39 @@ function sharedWorker(): Worker {
   return w;
 }
 
-/** While a hash waits on the worker, the worker keeps the process alive; idle, it does not. */
+/** While a hash (or a count) waits on the worker, the worker keeps the process alive; idle, it does not. */
+function holdWhileBusy(): void {
+  if (jobs.size > 0 || counts.length > 0) worker?.ref();
+  else worker?.unref();
+}
+
 function track(id: number, job: Job): void {
-  if (jobs.size === 0) worker?.ref();
   jobs.set(id, job);
+  holdWhileBusy();
 }
 
 function untrack(id: number): void {
   jobs.delete(id);
-  if (jobs.size === 0) worker?.unref();
+  holdWhileBusy();
+}
+
+/**
+ * Test hook: hashes that hold a job on the event loop's side, and jobs the worker still keeps (0
+ * when it was never started). Both return to 0 once every hash has been digested or disposed.
+ */
+export async function liveHashJobs(): Promise<{ loop: number; worker: number }> {
+  const loop = jobs.size;
+  const w = worker;
+  if (!w) return { loop, worker: 0 };
+  const live = new Promise<number>((resolve, reject) => counts.push({ resolve, reject }));
+  holdWhileBusy();
+  w.postMessage({ count: true });
+  return { loop, worker: await live };
+}
+
+export interface HashOptions {
+  /** Hash on the shared worker thread; unset: only with more than two cores. */
+  thread?: boolean | undefined;
 }
 
 export class StreamingSha256 {
@@ -99,21 +152,22 @@ export class StreamingSha256 {
   #filled = 0;
   #id: number | undefined;
   #inFlight = 0;
-  #drained: (() => void) | undefined;
+  #drained: { resume(): void; abandon(err: Error): void } | undefined;
   #digest: Promise<string> | undefined;
   #resolveDigest: ((hex: string) => void) | undefined;
   #rejectDigest: ((err: Error) => void) | undefined;
   #failure: Error | undefined;
+  #disposed = false;
 
-  /** `thread`: hash on the shared worker thread (default: only with more than two cores). */
-  constructor(options: { thread?: boolean } = {}) {
+  constructor(options: HashOptions = {}) {
     const thread = options.thread ?? THREAD_BY_DEFAULT;
     this.#inline = thread ? undefined : createHash("sha256");
-    this.#batch = thread ? takeBatch() : Buffer.alloc(0);
+    this.#batch = thread ? takeBatch() : NO_BATCH;
   }
 
   /** Adds bytes; resolves at once unless too much is waiting for the worker (then when it caught up). */
   update(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#disposed) throw new Error("StreamingSha256: update() after dispose()");
     if (this.#digest) throw new Error("StreamingSha256: update() after digest()");
     if (this.#inline) {
       this.#inline.update(chunk);
@@ -128,20 +182,21 @@ export class StreamingSha256 {
       offset += n;
     }
     if (this.#inFlight <= MAX_IN_FLIGHT) return undefined;
-    return new Promise<void>((resolve) => {
-      this.#drained = resolve;
+    return new Promise<void>((resume, abandon) => {
+      this.#drained = { resume, abandon };
     });
   }
 
-  /** Hex digest of everything added. */
+  /** Hex digest of everything added. Once it is known, everything the hash held is released. */
   digest(): Promise<string> {
     if (this.#digest) return this.#digest;
+    if (this.#disposed) throw new Error("StreamingSha256: digest() after dispose()");
     if (this.#inline) {
       this.#digest = Promise.resolve(this.#inline.digest("hex"));
     } else if (this.#id === undefined) {
       // Never left the event loop: a small object.
       const hex = createHash("sha256").update(this.#batch.subarray(0, this.#filled)).digest("hex");
-      if (spare.length < MAX_SPARE) spare.push(this.#batch.buffer as ArrayBuffer);
+      this.#giveBackBatch();
       this.#digest = Promise.resolve(hex);
     } else {
       this.#digest = new Promise<string>((resolve, reject) => {
@@ -154,7 +209,40 @@ export class StreamingSha256 {
     return this.#digest;
   }
 
+  /**
+   * Gives everything back (the job on both sides of the thread, the batch, the worker's hold on the
+   * process) for a hash that will not be digested: a failed or abandoned transfer. A pending
+   * digest() or update() rejects. Safe to call more than once, and after digest().
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#giveBackBatch();
+    const id = this.#id;
+    if (id !== undefined && jobs.has(id)) {
+      untrack(id);
+      // Messages keep their order, so every batch posted before this is hashed (and its buffer
+      // comes back) before the worker forgets the job.
+      worker?.postMessage({ id, drop: true });
+    }
+    const gone = new Error("StreamingSha256: disposed");
+    this.#rejectDigest?.(gone);
+    this.#drained?.abandon(gone);
+    this.#drained = undefined;
+  }
+
+  #giveBackBatch(): void {
+    if (this.#batch !== NO_BATCH && spare.length < MAX_SPARE) spare.push(this.#batch.buffer);
+    this.#batch = NO_BATCH;
+    this.#filled = 0;
+  }
+
   #post(done: boolean): void {
+    // The worker died and the digest has failed: posting to its successor would only leave a job there.
+    if (this.#failure) {
+      this.#filled = 0;
+      return;
+    }
     const w = sharedWorker();
     if (this.#id === undefined) {
       this.#id = nextId++;
@@ -162,7 +250,7 @@ export class StreamingSha256 {
         onAck: (bytes) => {
           this.#inFlight -= bytes;
           if (this.#inFlight <= MAX_IN_FLIGHT / 2 && this.#drained) {
-            const resume = this.#drained;
+            const { resume } = this.#drained;
             this.#drained = undefined;
             resume();
           }
@@ -171,19 +259,21 @@ export class StreamingSha256 {
         onFail: (err) => {
           this.#failure = err;
           this.#rejectDigest?.(err);
-          this.#drained?.();
+          this.#drained?.resume();
+          this.#drained = undefined;
         },
       });
     }
     if (this.#filled === 0) {
       w.postMessage({ id: this.#id, done });
+      if (done) this.#giveBackBatch();
       return;
     }
-    // The batch's memory moves to the worker (no copy); a fresh one takes its place.
+    // The batch's memory moves to the worker (no copy); a fresh one takes its place unless this was the last.
     const data = this.#batch.buffer;
     this.#inFlight += this.#filled;
     w.postMessage({ id: this.#id, data, length: this.#filled, done }, [data]);
-    this.#batch = takeBatch();
+    this.#batch = done ? NO_BATCH : takeBatch();
     this.#filled = 0;
   }
 }

@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { mapBounded } from "../../bounded.ts";
 import { StorageError } from "../../errors.ts";
 import type { ListedObject, ListOptions, ListPage } from "../object-store.ts";
 import { isMissing } from "./fs-errors.ts";
@@ -24,19 +25,6 @@ export function decodeCursor(cursor: string): string {
   return marker;
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 const subdirs = async (dir: string, re: RegExp): Promise<string[]> => {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -53,8 +41,8 @@ const subdirs = async (dir: string, re: RegExp): Promise<string[]> => {
  */
 export async function readAllMeta(bucketDir: string): Promise<ObjectMeta[]> {
   const shards = await subdirs(bucketDir, SHARD_RE);
-  const objectDirs = (await mapLimit(shards, READ_CONCURRENCY, (s) => subdirs(s, HASH_RE))).flat();
-  const metas = await mapLimit(objectDirs, READ_CONCURRENCY, async (dir) => {
+  const objectDirs = (await mapBounded(shards, READ_CONCURRENCY, (s) => subdirs(s, HASH_RE))).flat();
+  const metas = await mapBounded(objectDirs, READ_CONCURRENCY, async (dir) => {
     try {
       return await readMeta(path.join(dir, META_FILE));
     } catch (err) {

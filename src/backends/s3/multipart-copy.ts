@@ -5,6 +5,7 @@ import {
   type S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
+import { mapBounded } from "../../bounded.ts";
 import type { Secret } from "../../config/secret.ts";
 import { StorageError } from "../../errors.ts";
 import { NULL_VERSION, type PutResult } from "../object-store.ts";
@@ -104,12 +105,8 @@ export async function multipartCopy(client: S3Client, req: MultipartCopyRequest)
   const UploadId = created.UploadId;
   if (!UploadId) throw new StorageError("INTERNAL", "The object store returned no multipart upload id.");
 
-  const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    if (signal?.aborted) onAbort();
-    const etags = await copyParts(client, req, parts, { Bucket, Key, UploadId, ...targetKey }, stop);
+    const etags = await copyParts(client, req, parts, { Bucket, Key, UploadId, ...targetKey });
     // Not cancellable in flight: the store might complete after we gave up and aborted.
     if (signal?.aborted) throw cancelled();
     const done = await client.send(
@@ -126,22 +123,19 @@ export async function multipartCopy(client: S3Client, req: MultipartCopyRequest)
     // Best effort: if this fails too, the upload is left for listIncompleteUploads to sweep.
     await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {});
     throw signal?.aborted ? cancelled() : err;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
   }
 }
 
 /**
  * Copies the parts, `concurrency` at a time, and returns their ETags in part order. The first
- * failure stops the rest (in-flight requests are aborted) and is thrown once all have settled, so
- * no part request is still running when the caller aborts the upload.
+ * failure (or the caller's abort) stops the rest (in-flight requests are aborted) and is thrown once
+ * all have settled, so no part request is still running when the caller aborts the upload.
  */
 async function copyParts(
   client: S3Client,
   req: MultipartCopyRequest,
   parts: PartRange[],
   upload: { Bucket: string; Key: string; UploadId: string },
-  stop: AbortController,
 ): Promise<string[]> {
   const { source } = req;
   const shared = {
@@ -151,35 +145,25 @@ async function copyParts(
     ...(source.etag ? { CopySourceIfMatch: source.etag } : {}),
     ...copySourceKeyParams(source.sseCustomerKey),
   };
-  const etags: string[] = [];
-  let next = 0;
   let copied = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async () => {
-    for (let i = next++; i < parts.length && !stop.signal.aborted; i = next++) {
-      const part = parts[i] as PartRange;
-      try {
-        const out = await client.send(
-          new UploadPartCopyCommand({
-            ...shared,
-            PartNumber: part.partNumber,
-            CopySourceRange: `bytes=${part.start}-${part.end}`,
-          }),
-          { abortSignal: stop.signal },
-        );
-        const etag = out.CopyPartResult?.ETag;
-        if (!etag) throw new StorageError("INTERNAL", "The object store returned no ETag for a copied part.");
-        etags[i] = etag;
-        copied += part.end - part.start + 1;
-        req.onProgress?.(copied);
-      } catch (err) {
-        failure ??= { err };
-        stop.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency, parts.length)) }, worker));
-  if (failure) throw failure.err;
-  if (stop.signal.aborted) throw cancelled();
-  return etags;
+  return mapBounded(
+    parts,
+    req.concurrency,
+    async (part, _index, stop) => {
+      const out = await client.send(
+        new UploadPartCopyCommand({
+          ...shared,
+          PartNumber: part.partNumber,
+          CopySourceRange: `bytes=${part.start}-${part.end}`,
+        }),
+        { abortSignal: stop },
+      );
+      const etag = out.CopyPartResult?.ETag;
+      if (!etag) throw new StorageError("INTERNAL", "The object store returned no ETag for a copied part.");
+      copied += part.end - part.start + 1;
+      req.onProgress?.(copied);
+      return etag;
+    },
+    { signal: req.signal },
+  );
 }
