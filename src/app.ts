@@ -67,6 +67,7 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     settings: config.storage,
     logger,
   });
+  metrics.watchAdmission(() => service.admission);
   const security = createSecurity({ config, db, service, logger });
   return {
     config,

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: "The caller may not do this.",
   UNAUTHENTICATED: "No valid credentials were presented.",
   RATE_LIMITED: "Too many requests; retry later.",
+  OVERLOADED: "The service is at its limit of concurrent work; retry later.",
   UNAVAILABLE: "A backend (object store or database) could not be reached; retry later.",
   DEADLINE_EXCEEDED: "The operation did not finish in time.",
   CANCELLED: "The caller cancelled the operation.",

@@ -44,6 +44,7 @@ describe("loadConfig", () => {
     expect(config.buckets).toMatchObject({ protoFiles: "proto-files", userData: "user-data", temp: "temp" });
     expect(config.bucketSettings.versioned).toEqual(["proto-files", "model-artifacts", "config", "backups"]);
     expect(config.http.port).toBe(8080);
+    expect(config.http.inlineActiveContentBuckets).toEqual([]);
   });
 
   it("reads every seed variable", () => {
@@ -56,6 +57,7 @@ describe("loadConfig", () => {
       PROTO_STORAGE_VERSIONING: "false",
       LOG_STORAGE_RETENTION_DAYS: "14",
       STORAGE_BUCKET_PREFIX: "stg-",
+      HTTP_INLINE_ACTIVE_CONTENT_BUCKETS: "site, docs-html",
     });
     expect(config.s3.endpoint).toBe("https://minio:9000");
     expect(config.storage.maxFileSize).toBe(5e9);
@@ -63,6 +65,7 @@ describe("loadConfig", () => {
     expect(config.bucketSettings.versioned).not.toContain("stg-proto-files");
     expect(config.buckets.logs).toBe("stg-logs");
     expect(config.storage.extensionCheckedBuckets).toEqual(["stg-user-data"]);
+    expect(config.http.inlineActiveContentBuckets).toEqual(["stg-site", "stg-docs-html"]);
     expect(config.logs.retentionDays).toBe(14);
   });
 

@@ -120,6 +120,7 @@ const envSchema = z.object({
   HTTP_HEADERS_TIMEOUT: seconds("30s"),
   HTTP_MAX_HEADER_SIZE: size("16KiB"),
   HTTP_JSON_BODY_LIMIT: size("1MiB"),
+  HTTP_INLINE_ACTIVE_CONTENT_BUCKETS: list(""),
   GRPC_HOST: z.string().default("0.0.0.0"),
   GRPC_PORT: int(50051, 0, 65535),
   GRPC_MAX_MESSAGE_SIZE: size("4MiB"),
@@ -132,7 +133,10 @@ const envSchema = z.object({
 
   AUTH_DISABLED: bool(false),
   AUTH_BOOTSTRAP_ADMIN: bool(true),
+  AUTH_BOOTSTRAP_KEY_FILE: z.string().default("./data/admin-key"),
   AUTH_KEY_CACHE_TTL: seconds("30s"),
+  AUTH_KEY_FAILURE_LIMIT: int(20, 1, 1_000_000),
+  AUTH_KEY_FAILURE_WINDOW: seconds("60s"),
   STS_MAX_DURATION: seconds("1h").refine((v) => v >= STS_MIN_DURATION_SECONDS && v <= STS_CEILING_SECONDS, {
     error: "must be a duration from 15m to 12h (MinIO's STS minimum is 15m)",
   }),
@@ -172,7 +176,10 @@ const envSchema = z.object({
   STORAGE_PRESIGN_MAX_EXPIRY: seconds("24h"),
   STORAGE_MULTIPART_PART_SIZE: size("16MiB"),
   STORAGE_MULTIPART_CONCURRENCY: int(4, 1, 32),
+  STORAGE_MAX_CONCURRENT_UPLOADS: int(256, 1, 100_000),
+  STORAGE_MAX_BUFFERED_BYTES: size("1GiB"),
   STORAGE_S3_MAX_SOCKETS: int(64, 1, 1024),
+  STORAGE_HASH_THREAD: z.enum(["auto", "on", "off"], { error: "must be auto, on or off" }).default("auto"),
   STORAGE_DEFAULT_ENCRYPTION: bool(false),
   STORAGE_NONCURRENT_VERSION_DAYS: int(90, 1, 36500),
   STORAGE_BUCKET_POLICIES: list(""),
@@ -258,6 +265,11 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       headersTimeoutSeconds: env.HTTP_HEADERS_TIMEOUT,
       maxHeaderBytes: env.HTTP_MAX_HEADER_SIZE,
       jsonBodyLimit: env.HTTP_JSON_BODY_LIMIT,
+      /**
+       * Buckets whose HTML, SVG, XML and script objects are served inline instead of as attachments
+       * (names as in the *_BUCKET variables, STORAGE_BUCKET_PREFIX added). See content-safety.ts.
+       */
+      inlineActiveContentBuckets: env.HTTP_INLINE_ACTIVE_CONTENT_BUCKETS.map((b) => p + b),
     },
     grpc: {
       host: env.GRPC_HOST,
@@ -275,10 +287,18 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     auth: {
       /** Only with AUTH_DISABLED=true: every request runs with full rights (said loudly at start-up). */
       disabled: env.AUTH_DISABLED,
-      /** On a database that has never held a key, create one admin key and print it once. */
+      /** On a database that has never held a key, create one admin key (its token goes to bootstrapKeyFile). */
       bootstrapAdmin: env.AUTH_BOOTSTRAP_ADMIN,
+      /** Where that key's token is written, once (a new file, mode 0600); never to a log. */
+      bootstrapKeyFile: env.AUTH_BOOTSTRAP_KEY_FILE,
       /** How long a verified key is trusted without re-checking; bounds revocation delay across instances. */
       keyCacheTtlSeconds: env.AUTH_KEY_CACHE_TTL,
+      /**
+       * Failed authentications allowed per presented key id per window, from all addresses together;
+       * past it that id is refused (RATE_LIMITED) until the window ends, even with the right secret
+       * unless this instance verified that exact token before.
+       */
+      keyIdFailures: { points: env.AUTH_KEY_FAILURE_LIMIT, windowSeconds: env.AUTH_KEY_FAILURE_WINDOW },
     },
     sts: { maxDurationSeconds: env.STS_MAX_DURATION },
     tls: {
@@ -321,6 +341,13 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       multipart: {
         partSize: env.STORAGE_MULTIPART_PART_SIZE,
         concurrency: env.STORAGE_MULTIPART_CONCURRENCY,
+      },
+      /** sha256 on a worker thread (true), on the event loop (false), or chosen by core count (undefined). */
+      hashThread: { auto: undefined, on: true, off: false }[env.STORAGE_HASH_THREAD],
+      /** Admission control (core/admission.ts): beyond either bound an upload is refused with OVERLOADED. */
+      admission: {
+        maxUploads: env.STORAGE_MAX_CONCURRENT_UPLOADS,
+        maxBufferedBytes: env.STORAGE_MAX_BUFFERED_BYTES,
       },
     },
     s3: {

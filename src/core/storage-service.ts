@@ -2,16 +2,26 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { stat as fsStat, rename, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
-import { NULL_VERSION, type ObjectHead, type ObjectStore } from "../backends/object-store.ts";
+import {
+  NULL_VERSION,
+  type ObjectHead,
+  type ObjectStore,
+  type WriteCondition,
+} from "../backends/object-store.ts";
+import { conditionHolds, preconditionFailed } from "../backends/write-condition.ts";
 import type { Config } from "../config/config.ts";
 import type { Secret } from "../config/secret.ts";
 import { asStorageError, isStorageError, StorageError } from "../errors.ts";
 import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts";
+import { Admission, type AdmissionStats, type Release } from "./admission.ts";
+import { currentObject } from "./current-object.ts";
 import { checkCustomerKey } from "./customer-key.ts";
+import { executableScannerFor } from "./executable-scan.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey, validatePrefix } from "./keys.ts";
 import { KnownBuckets } from "./known-buckets.ts";
 import { peek } from "./peek.ts";
+import type { HashOptions } from "./sha256.ts";
 import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
 import type {
   CopySource,
@@ -31,10 +41,16 @@ import { checkExtension, checkUploadRequest } from "./upload-checks.ts";
 
 export type StorageSettings = Pick<
   Config["storage"],
-  "maxFileSize" | "allowedExtensions" | "extensionCheckedBuckets" | "presign"
+  "maxFileSize" | "allowedExtensions" | "extensionCheckedBuckets" | "presign" | "hashThread" | "admission"
 >;
 
 const MAX_LIST_LIMIT = 1000;
+
+/** The retry hint of an upload refused by admission control: uploads finish in seconds, not minutes. */
+const ADMISSION_RETRY_SECONDS = 2;
+
+/** #failsEarly's "could not tell". */
+const SKIP = Symbol("skip");
 
 /** `{ sseCustomerKey }` only when there is one (exactOptionalPropertyTypes-friendly spreading). */
 const keyOption = (key: Secret | undefined): CustomerKeyOptions => (key ? { sseCustomerKey: key } : {});
@@ -65,6 +81,8 @@ export class StorageService {
   readonly #settings: StorageSettings;
   readonly #log: Logger;
   readonly #buckets: KnownBuckets;
+  readonly #hashing: HashOptions;
+  readonly #admission: Admission;
 
   constructor(deps: {
     store: ObjectStore;
@@ -75,17 +93,55 @@ export class StorageService {
     this.store = deps.store;
     this.index = deps.index;
     this.#settings = deps.settings;
+    this.#hashing = { thread: deps.settings.hashThread };
     this.#log = deps.logger;
     this.#buckets = new KnownBuckets(deps.store);
+    this.#admission = new Admission({
+      ...deps.settings.admission,
+      retryAfterSeconds: ADMISSION_RETRY_SECONDS,
+    });
   }
 
+  /** Uploads running and bytes they may buffer now, and uploads refused so far (for metrics). */
+  get admission(): AdmissionStats {
+    return this.#admission.stats;
+  }
+
+  /**
+   * Admission first (core/admission.ts): an upload reserves the memory its backend may buffer for
+   * it (less for a body of known, smaller size) or is refused with OVERLOADED before a byte is read.
+   */
   async upload(req: UploadRequest): Promise<ObjectInfo> {
-    const { bucket, key, metadata, extension } = checkUploadRequest(req, this.#settings);
+    let release: Release;
+    try {
+      release = this.#admission.admit(
+        Math.min(req.expectedSize ?? Number.POSITIVE_INFINITY, this.store.uploadBufferBytes),
+      );
+    } catch (err) {
+      req.body.destroy();
+      throw err;
+    }
+    try {
+      return await this.#upload(req);
+    } finally {
+      release();
+    }
+  }
+
+  async #upload(req: UploadRequest): Promise<ObjectInfo> {
+    const { bucket, key, metadata, extension, condition } = checkUploadRequest(req, this.#settings);
     const { maxFileSize } = this.#settings;
     await this.#checkCustomerKey(req.sseCustomerKey, { bucket, key });
     if (!(await this.#buckets.exists(bucket))) {
       req.body.destroy();
       throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
+    }
+    if (condition) {
+      const refused = await this.#failsEarly(bucket, key, condition, req.sseCustomerKey);
+      if (refused) {
+        req.body.destroy();
+        throw refused;
+      }
     }
 
     const { head, stream } = await peek(req.body, SNIFF_BYTES);
@@ -96,11 +152,13 @@ export class StorageService {
       stream.destroy();
       throw err;
     }
-    const guard = new IngestGuard({
-      maxBytes: maxFileSize,
-      expectedSize: req.expectedSize,
-      expectedSha256: req.expectedSha256,
-    });
+    // The sniffer judged the first bytes; the scanner looks further (start and end windows) for
+    // executables hidden behind them, and fails the stream before the backend commits.
+    const guard = new IngestGuard(
+      { maxBytes: maxFileSize, expectedSize: req.expectedSize, expectedSha256: req.expectedSha256 },
+      executableScannerFor(extension),
+      this.#hashing,
+    );
     const piping = pipeline(stream, guard, { signal: req.signal }).catch(() => {});
     let stored: { etag: string; versionId: string };
     try {
@@ -110,6 +168,7 @@ export class StorageService {
         signal: req.signal,
         onProgress: req.onProgress,
         ...keyOption(req.sseCustomerKey),
+        ...(condition ? { condition } : {}),
       });
     } catch (err) {
       stream.destroy();
@@ -136,7 +195,7 @@ export class StorageService {
       metadata,
       owner: req.owner ?? "anonymous",
     };
-    await this.#recordOrCompensate(record);
+    await this.#recordOrCompensate(record, keyOption(req.sseCustomerKey));
     return { ...record, lastModified: new Date(), ...sseC(req.sseCustomerKey) };
   }
 
@@ -179,7 +238,10 @@ export class StorageService {
     const info = toInfo(got.head, record);
     let body = got.body;
     if (!got.range && info.sha256) {
-      const verifier = new VerifyingStream({ sha256: info.sha256, size: info.size, bucket, key: k });
+      const verifier = new VerifyingStream(
+        { sha256: info.sha256, size: info.size, bucket, key: k },
+        this.#hashing,
+      );
       body = got.body.pipe(verifier);
       got.body.once("error", (err) => verifier.destroy(err));
       verifier.once("close", () => got.body.destroy());
@@ -340,7 +402,7 @@ export class StorageService {
       metadata: head.metadata,
       owner,
     };
-    await this.#recordOrCompensate(record);
+    await this.#recordOrCompensate(record, targetKey);
     return { ...record, lastModified: new Date(), ...sseC(targetKey.sseCustomerKey) };
   }
 
@@ -352,11 +414,31 @@ export class StorageService {
     options: CustomerKeyOptions = {},
   ): Promise<string> {
     const got = await this.store.get(bucket, key, { versionId, ...keyOption(options.sseCustomerKey) });
-    const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER });
+    const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER }, undefined, this.#hashing);
     await pipeline(got.body, guard, async (source) => {
       for await (const _ of source);
     });
     return guard.sha256;
+  }
+
+  /**
+   * A condition that already fails, found with one HEAD before any byte is read, so a doomed upload
+   * is refused at once instead of after its whole body. Only a shortcut: the store evaluates the
+   * condition again, atomically, when the object becomes visible. A HEAD that fails for another
+   * reason (an SSE-C object without its key, a hiccup) leaves the decision to the store.
+   */
+  async #failsEarly(
+    bucket: string,
+    key: string,
+    condition: WriteCondition,
+    sseCustomerKey: Secret | undefined,
+  ): Promise<StorageError | undefined> {
+    const current = await this.store.head(bucket, key, undefined, keyOption(sseCustomerKey)).then(
+      (head) => head.etag,
+      (err: unknown) => (isStorageError(err) && err.code === "NOT_FOUND" ? undefined : SKIP),
+    );
+    if (current === SKIP || conditionHolds(condition, current)) return undefined;
+    return preconditionFailed(condition, { bucket, key });
   }
 
   /** SSE-C keys are checked, and refused where the store cannot take them, before any byte moves. */
@@ -365,11 +447,13 @@ export class StorageService {
     checkCustomerKey(key, await this.store.customerKeySupport(), context);
   }
 
+  /** `keys` opens the new object, so the index can ask the store whether it is still the current one. */
   async #recordOrCompensate(
     record: Omit<ObjectRecord, "isLatest" | "createdAt" | "updatedAt">,
+    keys: CustomerKeyOptions,
   ): Promise<void> {
     try {
-      await this.index.recordVersion(record);
+      await this.index.recordVersion(record, currentObject(this.store, record.bucket, record.key, keys));
     } catch (err) {
       await this.#discard(record.bucket, record.key, record.versionId);
       throw asStorageError(err, "UNAVAILABLE");

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "../config/secret.ts";
 import { type Database, openDatabase } from "./database.ts";
-import { MetadataRepository, type NewObjectVersion } from "./repository.ts";
+import { MetadataRepository, type NewObjectVersion, type StoreCurrent } from "./repository.ts";
 
 // The same suite runs on embedded PGlite and, when DATABASE_URL is set (CI), on a PostgreSQL server:
 // one schema and one SQL dialect for both.
@@ -81,6 +81,90 @@ describe.each(targets)("MetadataRepository on %s", (_name, settings) => {
     await repo.recordVersion(version("mix.txt", "null"));
     expect((await repo.find(bucket, "mix.txt"))?.versionId).toBe("null");
     expect((await repo.find(bucket, "mix.txt", "a3"))?.isLatest).toBe(false);
+  });
+
+  describe("follows the store's current object, not the order versions are recorded in", () => {
+    const current =
+      (versionId: string, etag = '"e"') =>
+      async (): Promise<StoreCurrent> => ({ versionId, etag });
+    const latestIds = async (key: string) =>
+      (
+        await db
+          .selectFrom("object_versions")
+          .select("version_id")
+          .where("bucket", "=", bucket)
+          .where("key", "=", key)
+          .where("is_latest", "=", true)
+          .execute()
+      ).map((r) => r.version_id);
+
+    it("an older version recorded after a newer one is history, not latest", async () => {
+      await repo.recordVersion(version("order/v.txt", "new"), current("new"));
+      const old = await repo.recordVersion(version("order/v.txt", "old"), current("new"));
+      expect(old?.isLatest).toBe(false);
+      expect(await latestIds("order/v.txt")).toEqual(["new"]);
+      expect((await repo.find(bucket, "order/v.txt", "old"))?.isLatest).toBe(false);
+    });
+
+    it("a version recorded before the newer one's row makes it latest once that row arrives", async () => {
+      // The store already serves "b"; its writer has not recorded it yet.
+      const a = await repo.recordVersion(version("order/early.txt", "a"), current("b"));
+      expect(a?.isLatest).toBe(false);
+      expect(await repo.find(bucket, "order/early.txt")).toBeUndefined();
+      await repo.recordVersion(version("order/early.txt", "b"), current("b"));
+      expect(await latestIds("order/early.txt")).toEqual(["b"]);
+    });
+
+    it("settles on the store's current version when its row is already there but not latest", async () => {
+      await repo.recordVersion(version("order/heal.txt", "x"), current("x"));
+      await repo.recordVersion(version("order/heal.txt", "y"), current("y"));
+      // The store reports x as current again (y was deleted there): the next record follows it.
+      await repo.recordVersion(version("order/heal.txt", "z"), current("x"));
+      expect(await latestIds("order/heal.txt")).toEqual(["x"]);
+    });
+
+    it("an overwritten null version is not recorded; the current one's row stays", async () => {
+      const mine = { ...version("order/plain.txt"), etag: '"mine"', sha256: "b".repeat(64) };
+      const theirs = { ...version("order/plain.txt"), etag: '"theirs"', sha256: "c".repeat(64) };
+      expect(await repo.recordVersion(theirs, current("null", '"theirs"'))).toMatchObject({ isLatest: true });
+      expect(await repo.recordVersion(mine, current("null", '"theirs"'))).toBeUndefined();
+      expect(await repo.find(bucket, "order/plain.txt")).toMatchObject({
+        etag: '"theirs"',
+        sha256: "c".repeat(64),
+      });
+      expect(await repo.recordVersion(mine, async () => "absent")).toBeUndefined();
+      expect(await repo.recordVersion(mine, async () => "other")).toBeUndefined();
+      expect((await repo.find(bucket, "order/plain.txt"))?.etag).toBe('"theirs"');
+    });
+
+    it("a version hidden by a delete marker (or another key's SSE-C object) is recorded as history", async () => {
+      await repo.recordVersion(version("order/gone.txt", "g1"), async () => "absent");
+      await repo.recordVersion(version("order/gone.txt", "g2"), async () => "other");
+      expect(await latestIds("order/gone.txt")).toEqual([]);
+      expect(await repo.find(bucket, "order/gone.txt", "g2")).toMatchObject({ isLatest: false });
+    });
+
+    it("concurrent records of one key leave exactly the store's current version latest", async () => {
+      const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      await Promise.all(ids.map((id) => repo.recordVersion(version("order/race.txt", id), current("c7"))));
+      expect(await latestIds("order/race.txt")).toEqual(["c7"]);
+      expect(
+        (await repo.list(bucket, { prefix: "order/race", limit: 10 })).objects.map((o) => o.versionId),
+      ).toEqual(["c7"]);
+    });
+
+    it("the database refuses a second latest row for a key", async () => {
+      await repo.recordVersion(version("order/unique.txt", "u1"));
+      await repo.recordVersion(version("order/unique.txt", "u2"));
+      await expect(
+        db
+          .updateTable("object_versions")
+          .set({ is_latest: true })
+          .where("bucket", "=", bucket)
+          .where("key", "=", "order/unique.txt")
+          .execute(),
+      ).rejects.toThrow(/object_versions_one_latest/);
+    });
   });
 
   it("lists by prefix with literal wildcards, delimiters and cursors", async () => {

@@ -1,6 +1,8 @@
 import { sql } from "kysely";
+import { NULL_VERSION } from "../backends/object-store.ts";
 import type { Database } from "./database.ts";
 import { guardDb } from "./guard.ts";
+import { demoteOthers, lockKey, promoteNewest, type StoreCurrent, settleOn } from "./latest.ts";
 import { decodeCursor, encodeCursor, likePrefix } from "./listing.ts";
 
 export interface ObjectRecord {
@@ -17,6 +19,8 @@ export interface ObjectRecord {
   createdAt: Date;
   updatedAt: Date;
 }
+
+export type { StoreCurrent } from "./latest.ts";
 
 export type NewObjectVersion = Omit<ObjectRecord, "isLatest" | "createdAt" | "updatedAt">;
 
@@ -75,48 +79,81 @@ export class MetadataRepository {
   }
 
   /**
-   * Records a new version as the latest. The "null" version (unversioned buckets) is replaced in place.
-   * One statement (demote the old latest in a CTE, then upsert): atomic on its own, and one round
-   * trip instead of four, which is most of the index's cost per small upload. The CTE skips the row
-   * being upserted, because one statement may not change a row twice.
+   * Records a version, keeping the index's one invariant under any number of concurrent writers,
+   * on any number of instances: each key has at most one latest row, and once its writers are done
+   * that row is the object the store serves as current (same version, ETag and bytes).
+   *
+   * Why not commit order: the store orders versions itself (MinIO by its own modification time,
+   * an unversioned key by whichever PUT completed last), and the index hears of them later, in
+   * any order. Nor the store's timestamps: a PUT answers with an ETag and a version id only, a
+   * HEAD's Last-Modified has one-second resolution, and MinIO's version ids are random UUIDs, so
+   * none of them can order two writes made within the same second.
+   *
+   * So each record asks the store instead, under a per-key lock (a transaction-scoped advisory
+   * lock, which PGlite has too): `current` reports what the store serves as current *now*, after
+   * this version was stored, and the row follows that answer:
+   * - the current object is this version (for "null" versions: has this ETag): every other row of
+   *   the key is demoted and this one is written as latest;
+   * - another version is current: this row is written as non-latest history and the current
+   *   version's row, if the index has it yet, is made the only latest;
+   * - a "null" version that is no longer current was overwritten (or deleted): its row is not
+   *   written at all, since its bytes are gone; the overwriting writer records its own.
+   * Why this converges: every writer asks only after its object is stored, and the locked sections
+   * run one at a time, so the last of them asks after every write has completed and sees the final
+   * current object C. C's own writer asked after storing C, when C was already current (a store
+   * never makes an older object current again without a delete), so it wrote C as latest; every
+   * writer after it saw C too and left it latest.
+   *
+   * Costs one HEAD per write, made while the transaction holds the lock and a database connection
+   * (on PGlite the only one, so embedded index writes run one HEAD at a time). Without `current`
+   * (reconcile adopting what a HEAD just returned) the version is taken to be the current one.
+   * Returns the row written, or undefined when an overwritten "null" version was not recorded.
    */
-  async recordVersion(v: NewObjectVersion): Promise<ObjectRecord> {
-    const now = new Date();
-    const values = {
-      bucket: v.bucket,
-      key: v.key,
-      version_id: v.versionId,
-      size: v.size,
-      sha256: v.sha256,
-      etag: v.etag,
-      content_type: v.contentType,
-      metadata: JSON.stringify(v.metadata),
-      owner: v.owner,
-      is_latest: true,
-      created_at: now,
-      updated_at: now,
-    };
-    return this.#guard(async () => {
-      const row = await this.#db
-        .with("demoted", (db) =>
-          db
-            .updateTable("object_versions")
-            .set({ is_latest: false, updated_at: now })
-            .where("bucket", "=", v.bucket)
-            .where("key", "=", v.key)
-            .where("is_latest", "=", true)
-            .where("version_id", "<>", v.versionId),
-        )
-        .insertInto("object_versions")
-        .values(values)
-        .onConflict((oc) => oc.columns(["bucket", "key", "version_id"]).doUpdateSet({ ...values }))
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toRecord(row as Row);
-    });
+  async recordVersion(
+    v: NewObjectVersion,
+    current?: () => Promise<StoreCurrent>,
+  ): Promise<ObjectRecord | undefined> {
+    return this.#guard(() =>
+      this.#db.transaction().execute(async (tx) => {
+        await lockKey(tx, v.bucket, v.key);
+        const now = new Date();
+        const state = current ? await current() : { versionId: v.versionId, etag: v.etag };
+        const isCurrent =
+          typeof state === "object" &&
+          state.versionId === v.versionId &&
+          (v.versionId !== NULL_VERSION || state.etag === v.etag);
+        if (!isCurrent && v.versionId === NULL_VERSION) return undefined;
+        if (isCurrent) await demoteOthers(tx, v.bucket, v.key, v.versionId, now);
+        else if (typeof state === "object") await settleOn(tx, v.bucket, v.key, state.versionId, now);
+        const values = {
+          bucket: v.bucket,
+          key: v.key,
+          version_id: v.versionId,
+          size: v.size,
+          sha256: v.sha256,
+          etag: v.etag,
+          content_type: v.contentType,
+          metadata: JSON.stringify(v.metadata),
+          owner: v.owner,
+          is_latest: isCurrent,
+          created_at: now,
+          updated_at: now,
+        };
+        const row = await tx
+          .insertInto("object_versions")
+          .values(values)
+          .onConflict((oc) => oc.columns(["bucket", "key", "version_id"]).doUpdateSet({ ...values }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toRecord(row as Row);
+      }),
+    );
   }
 
-  /** The given version, or the latest one when versionId is undefined. */
+  /**
+   * The given version, or the latest one when versionId is undefined. The unique index allows one
+   * latest row per key; the order is a total one all the same, so a read never depends on a plan.
+   */
   async find(bucket: string, key: string, versionId?: string): Promise<ObjectRecord | undefined> {
     return this.#guard(async () => {
       let q = this.#db
@@ -125,7 +162,11 @@ export class MetadataRepository {
         .where("bucket", "=", bucket)
         .where("key", "=", key);
       q = versionId === undefined ? q.where("is_latest", "=", true) : q.where("version_id", "=", versionId);
-      const row = await q.executeTakeFirst();
+      const row = await q
+        .orderBy("created_at", "desc")
+        .orderBy("version_id", "desc")
+        .limit(1)
+        .executeTakeFirst();
       return row ? toRecord(row as Row) : undefined;
     });
   }
@@ -134,6 +175,7 @@ export class MetadataRepository {
   async removeVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
     return this.#guard(() =>
       this.#db.transaction().execute(async (tx) => {
+        await lockKey(tx, bucket, key);
         const removed = await tx
           .deleteFrom("object_versions")
           .where("bucket", "=", bucket)
@@ -141,13 +183,7 @@ export class MetadataRepository {
           .where("version_id", "=", versionId)
           .returningAll()
           .executeTakeFirst();
-        if (removed?.is_latest) {
-          await sql`
-            update object_versions set is_latest = true, updated_at = now()
-            where bucket = ${bucket} and key = ${key} and version_id = (
-              select version_id from object_versions where bucket = ${bucket} and key = ${key}
-              order by created_at desc limit 1)`.execute(tx);
-        }
+        if (removed?.is_latest) await promoteNewest(tx, bucket, key);
         return removed ? toRecord(removed as Row) : undefined;
       }),
     );
@@ -156,12 +192,16 @@ export class MetadataRepository {
   /** A delete marker now hides the key: no version is latest any more. */
   async markDeleted(bucket: string, key: string): Promise<void> {
     await this.#guard(() =>
-      this.#db
-        .updateTable("object_versions")
-        .set({ is_latest: false, updated_at: new Date() })
-        .where("bucket", "=", bucket)
-        .where("key", "=", key)
-        .execute(),
+      this.#db.transaction().execute(async (tx) => {
+        await lockKey(tx, bucket, key);
+        await tx
+          .updateTable("object_versions")
+          .set({ is_latest: false, updated_at: new Date() })
+          .where("bucket", "=", bucket)
+          .where("key", "=", key)
+          .where("is_latest", "=", true)
+          .execute();
+      }),
     );
   }
 

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The service's Prometheus metrics, on a private registry (never the global one, so two apps in one
@@ -24,6 +24,35 @@ export class Metrics {
       help: "Object store call failures by operation and error name",
       labelNames: ["operation", "code"],
       registers: [this.registry],
+    });
+  }
+
+  /** Admission control's state, read at each scrape (the core keeps the numbers, not prom-client). */
+  watchAdmission(read: () => { uploads: number; bufferedBytes: number; refused: number }): void {
+    new Gauge({
+      name: "lumenslate_storage_uploads_in_flight",
+      help: "Uploads admitted and still running",
+      registers: [this.registry],
+      collect() {
+        this.set(read().uploads);
+      },
+    });
+    new Gauge({
+      name: "lumenslate_storage_upload_buffer_reserved_bytes",
+      help: "Memory reserved by running uploads for buffering (admission control's budget in use)",
+      registers: [this.registry],
+      collect() {
+        this.set(read().bufferedBytes);
+      },
+    });
+    new Counter({
+      name: "lumenslate_storage_uploads_refused_total",
+      help: "Uploads refused by admission control (OVERLOADED)",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read().refused);
+      },
     });
   }
 

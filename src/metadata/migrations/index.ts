@@ -89,4 +89,28 @@ export const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  "0003_one_latest_per_key": {
+    async up(db: Kysely<unknown>) {
+      // Concurrent writers could leave a key with two latest rows (see MetadataRepository.recordVersion).
+      // Keep the newest by (created_at, version_id), the order removeVersion promotes by: rows do not
+      // carry the store's order, and the next write to the key settles it against the store. The table
+      // lock keeps instances still on the old code from adding a duplicate before the index exists.
+      await sql`lock table object_versions in share row exclusive mode`.execute(db);
+      await sql`
+        update object_versions o set is_latest = false, updated_at = now()
+        from (
+          select bucket, key, version_id,
+                 row_number() over (partition by bucket, key order by created_at desc, version_id desc) as n
+          from object_versions where is_latest
+        ) ranked
+        where ranked.n > 1
+          and o.bucket = ranked.bucket and o.key = ranked.key and o.version_id = ranked.version_id`.execute(
+        db,
+      );
+      await sql`drop index object_versions_latest_idx`.execute(db);
+      await sql`create unique index object_versions_one_latest on object_versions (bucket, key) where is_latest`.execute(
+        db,
+      );
+    },
+  },
 };

@@ -23,6 +23,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   // The store handed back bytes that do not match their checksum: a bad upstream, not a bad request.
   DATA_CORRUPTED: 502,
   UNAVAILABLE: 503,
+  // Admission control refused new work (too many uploads or buffered bytes): retry after a pause.
+  OVERLOADED: 503,
   DEADLINE_EXCEEDED: 504,
 };
 

@@ -1,0 +1,147 @@
+import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
+import { expectProblem, type HttpHarness, startHttp, streamed } from "./support/http.ts";
+
+/**
+ * Admission control: with room for N uploads, N run and the next one is refused at once with a
+ * retry hint (HTTP 503 + Retry-After, gRPC RESOURCE_EXHAUSTED + x-retry-after-seconds), stores
+ * nothing, and the admitted ones still complete. The buffer budget refuses a large upload whose
+ * reservation does not fit, while a small one of known size still gets in.
+ */
+
+/** Waits (by events, polling the core's own counter) until `n` uploads are admitted. */
+async function admitted(read: () => number, n: number): Promise<void> {
+  while (read() < n) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** A body that has started (so the upload is admitted and reading) and ends when told to. */
+function openBody(): { body: PassThrough; finish(): void } {
+  const body = new PassThrough();
+  body.write(randomBytes(64 * 1024));
+  return {
+    body,
+    finish: () => body.end(randomBytes(1024)),
+  };
+}
+
+describe("admission control over HTTP (MinIO)", () => {
+  let h: HttpHarness;
+
+  beforeAll(async () => {
+    h = await startHttp("minio", { STORAGE_MAX_CONCURRENT_UPLOADS: "2", STORAGE_MAX_BUFFERED_BYTES: "1GiB" });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("runs N uploads, refuses the N+1st with 503 and Retry-After, then admits again", async () => {
+    const bucket = h.app.config.buckets.temp;
+    const open = [openBody(), openBody()];
+    const running = open.map((o, i) =>
+      h.fetch(h.objectUrl(bucket, `adm/held-${i}.bin`), streamed(o.body, { method: "PUT" })),
+    );
+    await admitted(() => h.app.service.admission.uploads, 2);
+
+    const refused = await h.fetch(h.objectUrl(bucket, "adm/third.bin"), { method: "PUT", body: "x" });
+    expect(refused.headers.get("retry-after")).toBe("2");
+    const problem = await expectProblem(refused, 503, "OVERLOADED");
+    expect(problem.detail).toMatch(/concurrent uploads/);
+    expect(h.app.service.admission.refused).toBe(1);
+
+    for (const o of open) o.finish();
+    expect((await Promise.all(running)).map((r) => r.status)).toEqual([201, 201]);
+    expect(h.app.service.admission).toMatchObject({ uploads: 0, bufferedBytes: 0 });
+
+    // Nothing of the refused upload exists; after the others finished, the same upload goes through.
+    expect((await h.fetch(h.objectUrl(bucket, "adm/third.bin"), { method: "HEAD" })).status).toBe(404);
+    expect((await h.fetch(h.objectUrl(bucket, "adm/third.bin"), { method: "PUT", body: "x" })).status).toBe(
+      201,
+    );
+
+    const metrics = await (await fetch(`${h.base}/metrics`)).text();
+    expect(metrics).toMatch(/^lumenslate_storage_uploads_refused_total 1$/m);
+    expect(metrics).toMatch(/^lumenslate_storage_uploads_in_flight 0$/m);
+  });
+});
+
+describe("admission control's buffer budget (MinIO)", () => {
+  let h: HttpHarness;
+
+  beforeAll(async () => {
+    // One multipart upload reserves part size × parts in flight = 5 MiB × 2 = 10 MiB of the 12.
+    h = await startHttp("minio", {
+      STORAGE_MULTIPART_PART_SIZE: "5MiB",
+      STORAGE_MULTIPART_CONCURRENCY: "2",
+      STORAGE_MAX_BUFFERED_BYTES: "12MiB",
+    });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("refuses a large upload that does not fit, admits a small one of known size", async () => {
+    const bucket = h.app.config.buckets.temp;
+    const held = openBody();
+    const running = h.fetch(h.objectUrl(bucket, "buf/held.bin"), streamed(held.body, { method: "PUT" }));
+    await admitted(() => h.app.service.admission.uploads, 1);
+    expect(h.app.service.admission.bufferedBytes).toBe(10 * 1024 * 1024);
+
+    // Size unknown (chunked): it would reserve another 10 MiB.
+    const second = openBody();
+    second.finish();
+    const refused = await h.fetch(
+      h.objectUrl(bucket, "buf/big.bin"),
+      streamed(second.body, { method: "PUT" }),
+    );
+    const problem = await expectProblem(refused, 503, "OVERLOADED");
+    expect(problem.detail).toMatch(/buffered upload bytes/);
+
+    // Content-Length 1 KiB: it reserves 1 KiB and fits.
+    const small = await h.fetch(h.objectUrl(bucket, "buf/small.bin"), {
+      method: "PUT",
+      body: randomBytes(1024),
+    });
+    expect(small.status).toBe(201);
+
+    held.finish();
+    expect((await running).status).toBe(201);
+    expect((await h.fetch(h.objectUrl(bucket, "buf/big.bin"), { method: "HEAD" })).status).toBe(404);
+  });
+});
+
+describe("admission control over gRPC", () => {
+  let g: GrpcHarness;
+
+  beforeAll(async () => {
+    g = await startGrpc({ env: { STORAGE_MAX_CONCURRENT_UPLOADS: "1" } });
+  });
+
+  afterAll(async () => {
+    await g?.close();
+  });
+
+  it("refuses the upload beyond the bound with RESOURCE_EXHAUSTED and a retry hint", async () => {
+    const bucket = g.app.config.buckets.temp;
+    const held = openBody();
+    const running = g.client.uploadStream(held.body, { bucket, objectName: "adm/grpc-held.bin" });
+    await admitted(() => g.app.service.admission.uploads, 1);
+
+    const err = await failure(g.client.upload("x", { bucket, objectName: "adm/grpc-refused.txt" }));
+    expect({ code: err.code, grpc: err.grpcCode, retry: err.retryAfterSeconds }).toEqual({
+      code: "OVERLOADED",
+      grpc: status.RESOURCE_EXHAUSTED,
+      retry: 2,
+    });
+
+    held.finish();
+    expect((await running).size).toBe(64 * 1024 + 1024);
+    await expect(g.client.stat({ bucket, objectName: "adm/grpc-refused.txt" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+  });
+});
