@@ -68,6 +68,7 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     logger,
   });
   metrics.watchAdmission(() => service.admission);
+  metrics.watchRederivedRows(() => service.rederivedRows);
   const security = createSecurity({ config, db, service, logger });
   return {
     config,

@@ -260,11 +260,14 @@ describe("gRPC API (TypeScript client)", () => {
 
     it("DATA_LOSS when the stored bytes no longer match their sha256 (DATA_CORRUPTED)", async () => {
       await client.upload("original", { bucket, objectName: "rot.bin" });
-      // Same length, other bytes, written behind the service's back.
-      await app.store.put(bucket, "rot.bin", Readable.from([Buffer.from("tampered")]), {
-        contentType: "application/octet-stream",
-        metadata: {},
-      });
+      // The store's ETag still matches the row, but the row's sha256 no longer describes the bytes
+      // (bit rot, as far as the service can tell). An overwrite with a new ETag would be re-derived.
+      await app.db
+        .updateTable("object_versions")
+        .set({ sha256: "0".repeat(64) })
+        .where("bucket", "=", bucket)
+        .where("key", "=", "rot.bin")
+        .execute();
       const download = await client.downloadStream({ bucket, objectName: "rot.bin" });
       const err = await expectError(collect(download.stream), "DATA_CORRUPTED", status.DATA_LOSS);
       expect(err.message).toMatch(/sha256/);

@@ -128,6 +128,11 @@ export interface ListPage {
   nextCursor?: string;
 }
 
+export interface DeleteOptions {
+  /** Delete only while the current object has this ETag (unversioned compensation). */
+  ifMatch?: string;
+}
+
 export interface DeleteResult {
   versionId?: string;
   deleteMarker: boolean;
@@ -168,7 +173,12 @@ export interface ObjectStore {
   put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult>;
   get(bucket: string, key: string, options?: GetOptions): Promise<GetResult>;
   head(bucket: string, key: string, versionId?: string, options?: CustomerKeyOption): Promise<ObjectHead>;
-  delete(bucket: string, key: string, versionId?: string): Promise<DeleteResult>;
+  /**
+   * Deletes the object (or one version). With `ifMatch`, only while the current object has that
+   * ETag: otherwise PRECONDITION_FAILED and nothing is deleted, so a writer taking back its own
+   * object never removes another writer's (see DeleteOptions).
+   */
+  delete(bucket: string, key: string, versionId?: string, options?: DeleteOptions): Promise<DeleteResult>;
   list(bucket: string, options?: ListOptions): Promise<ListPage>;
   /** Server-side copy; each side's key (SSE-C) is its own: the target is written with target's key. */
   copy(

@@ -19,7 +19,7 @@ export interface BucketReport {
   rowsWithoutObjects: string[];
   /** Objects the index does not know (presigned uploads, failed compensation). */
   objectsWithoutRows: string[];
-  /** Keys present on both sides whose size differs. */
+  /** Keys present on both sides whose size or ETag differs (a stale row: the key was rewritten around the service). */
   mismatched: string[];
   staleUploads: string[];
   repaired: number;
@@ -77,7 +77,7 @@ export async function reconcileBucket(
     } else if (!object.done && !row.done) {
       report.objects++;
       report.rows++;
-      if (object.value.size !== row.value.size) {
+      if (object.value.size !== row.value.size || object.value.etag !== row.value.etag) {
         report.mismatched.push(object.value.key);
         if (options.repair)
           await adoptOrDelete(

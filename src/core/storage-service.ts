@@ -46,6 +46,9 @@ export type StorageSettings = Pick<
 
 const MAX_LIST_LIMIT = 1000;
 
+/** The owner recorded for bytes that reached the store around the service. */
+const OUT_OF_BAND_OWNER = "out-of-band";
+
 /** The retry hint of an upload refused by admission control: uploads finish in seconds, not minutes. */
 const ADMISSION_RETRY_SECONDS = 2;
 
@@ -54,6 +57,14 @@ const SKIP = Symbol("skip");
 
 /** `{ sseCustomerKey }` only when there is one (exactOptionalPropertyTypes-friendly spreading). */
 const keyOption = (key: Secret | undefined): CustomerKeyOptions => (key ? { sseCustomerKey: key } : {});
+
+/**
+ * A row describes a stored object only while they agree on its ETag and size. Another ETag means
+ * the key was written around the service (a presigned PUT, a direct S3 write), even when the size
+ * is the same: the row's sha256 is then about bytes that are gone, and is re-derived, never served.
+ */
+const describes = (record: ObjectRecord | undefined, head: ObjectHead): record is ObjectRecord =>
+  record !== undefined && record.etag === head.etag && record.size === head.size;
 
 const toInfo = (head: ObjectHead, record: ObjectRecord | undefined): ObjectInfo => ({
   bucket: head.bucket,
@@ -64,7 +75,7 @@ const toInfo = (head: ObjectHead, record: ObjectRecord | undefined): ObjectInfo 
   contentType: head.contentType,
   metadata: head.metadata,
   lastModified: head.lastModified,
-  ...(record && record.size === head.size ? { sha256: record.sha256, owner: record.owner } : {}),
+  ...(describes(record, head) ? { sha256: record.sha256, owner: record.owner } : {}),
   ...(head.encryption ? { encryption: head.encryption } : {}),
 });
 
@@ -83,6 +94,7 @@ export class StorageService {
   readonly #buckets: KnownBuckets;
   readonly #hashing: HashOptions;
   readonly #admission: Admission;
+  #rederived = 0;
 
   constructor(deps: {
     store: ObjectStore;
@@ -181,7 +193,7 @@ export class StorageService {
     if (req.signal?.aborted) {
       // The caller gave up while the object was being committed (HTTP/2 can report a clean end of
       // the body just before the reset): take the new version back, as if it had never arrived.
-      await this.#discard(bucket, key, stored.versionId);
+      await this.#discard({ bucket, key, ...stored }, keyOption(req.sseCustomerKey));
       throw new StorageError("CANCELLED", "The upload was cancelled.", { bucket, key });
     }
     const record = {
@@ -245,6 +257,17 @@ export class StorageService {
       body = got.body.pipe(verifier);
       got.body.once("error", (err) => verifier.destroy(err));
       verifier.once("close", () => got.body.destroy());
+    } else if (!got.range && record) {
+      // The row is stale (an out-of-band write): nothing to verify against, so hash what is served
+      // and record it once the whole object has passed.
+      const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER }, undefined, this.#hashing);
+      body = got.body.pipe(guard);
+      got.body.once("error", (err) => guard.destroy(err));
+      guard.once("close", () => got.body.destroy());
+      guard.once("end", () => {
+        if (guard.bytes !== got.head.size) return;
+        void this.#rederive(got.head, guard.sha256, keyOption(options.sseCustomerKey));
+      });
     }
     return { info, contentLength: got.contentLength, ...(got.range ? { range: got.range } : {}), body };
   }
@@ -277,8 +300,13 @@ export class StorageService {
     validateBucket(bucket);
     const k = validateKey(key);
     await this.#checkCustomerKey(options.sseCustomerKey, { bucket, key: k });
-    const head = await this.store.head(bucket, k, versionId, keyOption(options.sseCustomerKey));
-    return toInfo(head, await this.index.find(bucket, k, head.versionId));
+    const keys = keyOption(options.sseCustomerKey);
+    const head = await this.store.head(bucket, k, versionId, keys);
+    const record = await this.index.find(bucket, k, head.versionId);
+    if (!record || describes(record, head)) return toInfo(head, record);
+    const sha256 = await this.hashObject(bucket, k, head.versionId, keys);
+    await this.#rederive(head, sha256, keys);
+    return { ...toInfo(head, undefined), sha256, owner: OUT_OF_BAND_OWNER };
   }
 
   async delete(
@@ -377,8 +405,13 @@ export class StorageService {
     await this.#checkCustomerKey(targetKey.sseCustomerKey, dst);
     const head = await this.store.head(src.bucket, src.key, src.versionId, sourceKey);
     const sourceRecord = await this.index.find(src.bucket, src.key, head.versionId);
-    const sha256 =
-      sourceRecord?.sha256 ?? (await this.hashObject(src.bucket, src.key, head.versionId, sourceKey));
+    // Never carry a hash that does not describe the source's current bytes (its ETag says).
+    let sha256: string;
+    if (describes(sourceRecord, head)) sha256 = sourceRecord.sha256;
+    else {
+      sha256 = await this.hashObject(src.bucket, src.key, head.versionId, sourceKey);
+      if (sourceRecord) await this.#rederive(head, sha256, sourceKey);
+    }
     // The HEAD above pins the version: the store copies exactly the bytes whose sha256 is recorded.
     const stored = await this.store.copy(
       { ...src, ...sourceKey },
@@ -389,7 +422,7 @@ export class StorageService {
       },
     );
     if (options.signal?.aborted) {
-      await this.#discard(dst.bucket, dst.key, stored.versionId);
+      await this.#discard({ ...dst, ...stored }, targetKey);
       throw new StorageError("CANCELLED", "The copy was cancelled.", dst);
     }
     const record = {
@@ -455,16 +488,81 @@ export class StorageService {
     try {
       await this.index.recordVersion(record, currentObject(this.store, record.bucket, record.key, keys));
     } catch (err) {
-      await this.#discard(record.bucket, record.key, record.versionId);
+      await this.#discard(record, keys);
       throw asStorageError(err, "UNAVAILABLE");
     }
   }
 
-  /** Removes a version this service just stored and will not index; failures are left to `reconcile`. */
-  async #discard(bucket: string, key: string, versionId: string): Promise<void> {
-    await this.store.delete(bucket, key, versionId === NULL_VERSION ? undefined : versionId).catch((err) => {
+  /**
+   * Takes back exactly what one write stored, and nothing else, with the index following:
+   * - a versioned write: its own version id (the previous version becomes current again);
+   * - an unversioned one ("null"): only while the key still holds this write's ETag (a conditional
+   *   delete), since a concurrent writer may have replaced it; then a "null" row that no longer
+   *   describes the store is dropped, under the key's index lock.
+   * Used when a write's row cannot be recorded, when its caller cancelled after the commit, and by
+   * a multipart form rolling back the files it stored.
+   */
+  async withdraw(
+    stored: { bucket: string; key: string; versionId: string; etag: string },
+    keys: CustomerKeyOptions = {},
+  ): Promise<void> {
+    const { bucket, key, versionId, etag } = stored;
+    if (versionId !== NULL_VERSION) {
+      await this.store.delete(bucket, key, versionId);
+      await this.index.removeVersion(bucket, key, versionId);
+      return;
+    }
+    await this.store.delete(bucket, key, undefined, { ifMatch: etag }).catch((err: unknown) => {
+      // Another writer's object is current now: it is theirs to keep.
+      if (!(isStorageError(err) && err.code === "PRECONDITION_FAILED")) throw err;
+    });
+    await this.index.dropStaleNullVersion(bucket, key, currentObject(this.store, bucket, key, keys));
+  }
+
+  /**
+   * Records what an out-of-band write left under a key (its sha256 just hashed from the store), in
+   * place of the stale row. Counted and logged, never an error for the reader: the index follows
+   * the store, through the same locked path as any write.
+   */
+  async #rederive(head: ObjectHead, sha256: string, keys: CustomerKeyOptions): Promise<void> {
+    this.#rederived++;
+    this.#log.warn(
+      { bucket: head.bucket, key: head.key, versionId: head.versionId },
+      "index row did not match the stored object (written around the service): sha256 re-derived",
+    );
+    await this.index
+      .recordVersion(
+        {
+          bucket: head.bucket,
+          key: head.key,
+          versionId: head.versionId,
+          size: head.size,
+          sha256,
+          etag: head.etag,
+          contentType: head.contentType,
+          metadata: head.metadata,
+          owner: OUT_OF_BAND_OWNER,
+        },
+        currentObject(this.store, head.bucket, head.key, keys),
+      )
+      .catch((err: unknown) => {
+        this.#log.error({ err, bucket: head.bucket, key: head.key }, "re-deriving a stale index row failed");
+      });
+  }
+
+  /** Stale index rows re-derived since start (for metrics). */
+  get rederivedRows(): number {
+    return this.#rederived;
+  }
+
+  /** withdraw() for a write that failed or was cancelled: failures are logged and left to `reconcile`. */
+  async #discard(
+    stored: { bucket: string; key: string; versionId: string; etag: string },
+    keys: CustomerKeyOptions,
+  ): Promise<void> {
+    await this.withdraw(stored, keys).catch((err) => {
       this.#log.error(
-        { err, bucket, key },
+        { err, bucket: stored.bucket, key: stored.key },
         "compensation failed: object stored without index row; `reconcile` will repair it",
       );
     });

@@ -189,6 +189,34 @@ export class MetadataRepository {
     );
   }
 
+  /**
+   * Drops the key's "null"-version row when it no longer describes the store's current object
+   * (the object is gone, or another ETag is current), under the key's lock, so it never races a
+   * writer recording the object that is current. Used after taking back an unversioned write whose
+   * row could not be (or must not stay) recorded. Returns whether a row was dropped.
+   */
+  async dropStaleNullVersion(
+    bucket: string,
+    key: string,
+    current: () => Promise<StoreCurrent>,
+  ): Promise<boolean> {
+    return this.#guard(() =>
+      this.#db.transaction().execute(async (tx) => {
+        await lockKey(tx, bucket, key);
+        const state = await current();
+        if (state === "other") return false;
+        let q = tx
+          .deleteFrom("object_versions")
+          .where("bucket", "=", bucket)
+          .where("key", "=", key)
+          .where("version_id", "=", NULL_VERSION);
+        if (state !== "absent") q = q.where("etag", "<>", state.etag);
+        const removed = await q.returning("is_latest").executeTakeFirst();
+        return removed !== undefined;
+      }),
+    );
+  }
+
   /** A delete marker now hides the key: no version is latest any more. */
   async markDeleted(bucket: string, key: string): Promise<void> {
     await this.#guard(() =>

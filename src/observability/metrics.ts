@@ -56,6 +56,19 @@ export class Metrics {
     });
   }
 
+  /** Index rows found stale (an out-of-band write) and re-derived from the store, read at each scrape. */
+  watchRederivedRows(read: () => number): void {
+    new Counter({
+      name: "lumenslate_storage_index_rows_rederived_total",
+      help: "Index rows that no longer matched the stored object's ETag and were re-derived by hashing it",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   /** Callback for backends: one finished call. */
   observeBackendCall = (operation: string, seconds: number, error?: string): void => {
     this.backendCalls.observe({ operation, outcome: error ? "error" : "ok" }, seconds);

@@ -9,6 +9,7 @@ import {
   type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
+  type DeleteOptions,
   type DeleteResult,
   type GetOptions,
   type GetResult,
@@ -158,11 +159,16 @@ export class LocalStore implements ObjectStore {
     return this.#head(bucket, await this.#meta(bucket, key));
   }
 
-  async delete(bucket: string, key: string, versionId?: string): Promise<DeleteResult> {
+  async delete(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: DeleteOptions = {},
+  ): Promise<DeleteResult> {
     this.#checkVersion(bucket, key, versionId);
     await this.#requireBucket(bucket);
     try {
-      await removeObject(this.#layout, this.#locks, bucket, key);
+      await removeObject(this.#layout, this.#locks, bucket, key, options.ifMatch);
     } catch (err) {
       throw fromFsError(err, { bucket, key });
     }

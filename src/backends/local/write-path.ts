@@ -4,6 +4,7 @@ import { mkdir, readdir, rename, rm, rmdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { StorageError } from "../../errors.ts";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../private-fs.ts";
 import { conditionHolds, preconditionFailed, type WriteCondition } from "../write-condition.ts";
 import { fromFsError, fsCode, isMissing, notFound } from "./fs-errors.ts";
@@ -116,9 +117,34 @@ export async function commitStaged(
 }
 
 /** Removes an object: meta first (it disappears at once), then every data file, then the dir. */
-export async function removeObject(layout: Layout, locks: KeyedLock, bucket: string, key: string) {
+/**
+ * Removes an object under its key's lock. With `ifMatch`, only while its ETag is that one (checked
+ * under the same lock that commits serialise on, so no write can slip in between the check and the
+ * removal within this process); a missing object or another ETag is PRECONDITION_FAILED.
+ */
+export async function removeObject(
+  layout: Layout,
+  locks: KeyedLock,
+  bucket: string,
+  key: string,
+  ifMatch?: string,
+) {
   const { objectDir } = layout.objectDirs(bucket, key);
   await locks.run(objectDir, async () => {
+    if (ifMatch !== undefined) {
+      const current = await readMeta(path.join(objectDir, META_FILE)).catch(() => undefined);
+      if (current?.etag !== ifMatch) {
+        throw new StorageError(
+          "PRECONDITION_FAILED",
+          "The object is no longer the one this delete was for.",
+          {
+            bucket,
+            key,
+            condition: "if-match",
+          },
+        );
+      }
+    }
     await unlink(path.join(objectDir, META_FILE)).catch(ignoreMissing);
     // Every data-* file, so crash leftovers go too; the lock keeps in-flight commits out.
     const names = await readdir(objectDir).catch((err) => (isMissing(err) ? [] : Promise.reject(err)));

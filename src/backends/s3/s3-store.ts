@@ -15,11 +15,12 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Secret } from "../../config/secret.ts";
-import type { StorageError } from "../../errors.ts";
+import { isStorageError, type StorageError } from "../../errors.ts";
 import {
   type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
+  type DeleteOptions,
   type DeleteResult,
   type GetOptions,
   type GetResult,
@@ -33,6 +34,7 @@ import {
   type PutOptions,
   type PutResult,
 } from "../object-store.ts";
+import { preconditionFailed } from "../write-condition.ts";
 import { tlsFailure } from "./client.ts";
 import {
   copySourceKeyParams,
@@ -239,15 +241,39 @@ export class S3Store implements ObjectStore {
     };
   }
 
-  async delete(bucket: string, key: string, versionId?: string): Promise<DeleteResult> {
-    const out = await this.#wrap(
-      this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })),
-      {
-        bucket,
-        key,
-        versionId,
-      },
-    );
+  async delete(
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: DeleteOptions = {},
+  ): Promise<DeleteResult> {
+    const condition = options.ifMatch === undefined ? undefined : { ifMatch: options.ifMatch };
+    if (condition) {
+      // S3 honours If-Match on DELETE; a store that ignores the header (older MinIO) still gets
+      // this HEAD, which leaves only the window between the two requests open.
+      const current = await this.head(bucket, key, versionId).then(
+        (head) => head.etag,
+        (err: unknown) => {
+          if (isStorageError(err) && err.code === "NOT_FOUND") return undefined;
+          throw err;
+        },
+      );
+      if (current !== options.ifMatch) throw preconditionFailed(condition, { bucket, key });
+    }
+    const out = await this.client
+      .send(
+        new DeleteObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          VersionId: versionId,
+          ...conditionParams(condition),
+        }),
+      )
+      .catch((err: unknown) => {
+        throw (
+          conditionFailure(err, condition, { bucket, key }) ?? toStorageError(err, { bucket, key, versionId })
+        );
+      });
     return {
       deleteMarker: out.DeleteMarker === true,
       ...(out.VersionId ? { versionId: out.VersionId } : {}),

@@ -122,15 +122,8 @@ export async function registerMultipartUploadRoutes(
         nextSha256 = undefined;
       }
     } catch (err) {
-      await Promise.allSettled(
-        stored.map((info) =>
-          app.service.delete(
-            info.bucket,
-            info.key,
-            info.versionId === NULL_VERSION ? undefined : info.versionId,
-          ),
-        ),
-      );
+      // Exactly the files this form stored: never a concurrent writer's object under the same key.
+      await Promise.allSettled(stored.map((info) => app.service.withdraw(info)));
       throw asUploadError(err);
     }
     if (stored.length === 0) {

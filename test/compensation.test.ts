@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StorageService } from "../src/core/storage-service.ts";
+import { StorageError } from "../src/errors.ts";
+import type { MetadataRepository } from "../src/metadata/repository.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { bufferStream, sha256Of } from "./support/data.ts";
+
+/**
+ * A write whose index row cannot be recorded takes back exactly what it stored: its own version
+ * in a versioned bucket, its own ETag in an unversioned one. An object another writer stored under
+ * the same key meanwhile survives, with its row; and a row left describing bytes that are gone is
+ * dropped, so the index and the store agree afterwards.
+ */
+
+type Hook = (key: string) => Promise<void>;
+
+/** The app's index, except that recordVersion for a watched key runs `before` and then fails. */
+function failingIndex(index: MetadataRepository, watched: Map<string, Hook>): MetadataRepository {
+  return new Proxy(index, {
+    get(target, prop) {
+      if (prop === "recordVersion") {
+        return async (...args: Parameters<MetadataRepository["recordVersion"]>) => {
+          const hook = watched.get(args[0].key);
+          if (hook) {
+            watched.delete(args[0].key);
+            await hook(args[0].key);
+            throw new StorageError("UNAVAILABLE", "the index is down (test)");
+          }
+          return target.recordVersion(...args);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+describe.each(["minio", "local"] as const)("compensation after a failed index write (%s)", (backend) => {
+  let app: TestApp;
+  let service: StorageService;
+  const watched = new Map<string, Hook>();
+
+  beforeAll(async () => {
+    app = await createTestApp(backend);
+    service = new StorageService({
+      store: app.store,
+      index: failingIndex(app.service.index, watched),
+      settings: app.config.storage,
+      logger: pino({ level: "silent" }),
+    });
+  });
+
+  afterAll(async () => {
+    await app?.dispose();
+  });
+
+  const buckets = () =>
+    backend === "minio"
+      ? [
+          { name: app.config.buckets.temp, versioned: false },
+          { name: app.config.buckets.protoFiles, versioned: true },
+        ]
+      : [{ name: app.config.buckets.temp, versioned: false }];
+
+  it("keeps another writer's object that replaced ours before the rollback", async () => {
+    for (const { name: bucket, versioned } of buckets()) {
+      const key = `comp/race-${versioned ? "v" : "u"}.proto`;
+      const theirs = randomBytes(1000);
+      watched.set(key, async () => {
+        // The other writer stores (and records) its object while our row insert is failing.
+        await app.service.upload({ bucket, key, body: bufferStream(theirs) });
+      });
+      await expect(
+        service.upload({ bucket, key, body: bufferStream(randomBytes(1000)) }),
+      ).rejects.toMatchObject({
+        code: "UNAVAILABLE",
+      });
+      const got = await app.service.download(bucket, key);
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      expect(sha256Of(Buffer.concat(chunks)), bucket).toBe(sha256Of(theirs));
+      const row = await app.service.index.find(bucket, key);
+      expect(row).toMatchObject({ sha256: sha256Of(theirs), etag: got.info.etag, isLatest: true });
+    }
+  });
+
+  it("without a rival, leaves the store and the index agreeing on what was there", async () => {
+    for (const { name: bucket, versioned } of buckets()) {
+      const key = `comp/alone-${versioned ? "v" : "u"}.proto`;
+      const first = randomBytes(500);
+      await app.service.upload({ bucket, key, body: bufferStream(first) });
+      watched.set(key, async () => {});
+      await expect(
+        service.upload({ bucket, key, body: bufferStream(randomBytes(500)) }),
+      ).rejects.toMatchObject({
+        code: "UNAVAILABLE",
+      });
+      if (versioned) {
+        // Our version is gone; the first is current again, and its row is still the latest.
+        const info = await app.service.stat(bucket, key);
+        expect(info.sha256).toBe(sha256Of(first));
+        expect((await app.service.index.find(bucket, key))?.sha256).toBe(sha256Of(first));
+      } else {
+        // The overwrite replaced the first object's bytes: taken back, the key is empty, and the
+        // row that described the first object (whose bytes are gone) is dropped too.
+        await expect(app.store.head(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
+        expect(await app.service.index.find(bucket, key)).toBeUndefined();
+      }
+    }
+  });
+
+  it("withdraw refuses to remove an unversioned object that is no longer the caller's", async () => {
+    const bucket = app.config.buckets.temp;
+    const mine = await app.service.upload({ bucket, key: "comp/withdraw.txt", body: bufferStream("mine") });
+    const theirs = await app.service.upload({
+      bucket,
+      key: "comp/withdraw.txt",
+      body: bufferStream("theirs!"),
+    });
+    await app.service.withdraw(mine);
+    expect((await app.service.stat(bucket, "comp/withdraw.txt")).etag).toBe(theirs.etag);
+    expect((await app.service.index.find(bucket, "comp/withdraw.txt"))?.sha256).toBe(sha256Of("theirs!"));
+    await app.service.withdraw(theirs);
+    await expect(app.store.head(bucket, "comp/withdraw.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await app.service.index.find(bucket, "comp/withdraw.txt")).toBeUndefined();
+  });
+
+  it("the store's conditional delete refuses another ETag and deletes nothing", async () => {
+    const bucket = app.config.buckets.temp;
+    const stored = await app.service.upload({ bucket, key: "comp/cond.txt", body: bufferStream("x") });
+    await expect(
+      app.store.delete(bucket, "comp/cond.txt", undefined, { ifMatch: '"0123456789abcdef0123456789abcdef"' }),
+    ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+    expect((await app.store.head(bucket, "comp/cond.txt")).etag).toBe(stored.etag);
+    await app.store.delete(bucket, "comp/cond.txt", undefined, { ifMatch: stored.etag });
+    await expect(app.store.head(bucket, "comp/cond.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+});
