@@ -1,9 +1,10 @@
 import { sql } from "kysely";
 import { NULL_VERSION } from "../backends/object-store.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import type { Database } from "./database.ts";
 import { guardDb } from "./guard.ts";
 import { demoteOthers, lockKey, promoteNewest, type StoreCurrent, settleOn } from "./latest.ts";
-import { decodeCursor, encodeCursor, likePrefix } from "./listing.ts";
+import { likePrefix } from "./listing.ts";
 
 export interface ObjectRecord {
   bucket: string;

@@ -18,13 +18,13 @@ export const DATA_FILE_RE = /^data-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export const META_FILE = "meta.json";
 export const TMP_DIR = ".tmp";
 
-export function validateBucket(bucket: string): void {
+export function assertLocalBucket(bucket: string): void {
   if (!BUCKET_RE.test(bucket) || bucket.includes("..")) {
     throw new StorageError("INVALID_ARGUMENT", "Invalid bucket name.", { field: "bucket" });
   }
 }
 
-export function validateKey(bucket: string, key: string): void {
+export function assertLocalKey(bucket: string, key: string): void {
   if (typeof key !== "string" || key.length === 0) {
     throw new StorageError("INVALID_ARGUMENT", "The object key must not be empty.", { bucket, field: "key" });
   }
@@ -40,7 +40,7 @@ export class Layout {
   }
 
   bucketDir(bucket: string): string {
-    validateBucket(bucket);
+    assertLocalBucket(bucket);
     return this.inside(path.join(this.root, bucket));
   }
 

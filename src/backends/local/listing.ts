@@ -1,6 +1,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { mapBounded } from "../../bounded.ts";
+import { decodeCursor, encodeCursor } from "../../cursor.ts";
 import { StorageError } from "../../errors.ts";
 import type { ListedObject, ListOptions, ListPage } from "../object-store.ts";
 import { isMissing } from "./fs-errors.ts";
@@ -14,16 +15,6 @@ const READ_CONCURRENCY = 32;
 
 /** S3 orders keys by their UTF-8 bytes, which differs from JS string order outside the BMP. */
 const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-export const encodeCursor = (marker: string): string => Buffer.from(marker, "utf8").toString("base64url");
-
-export function decodeCursor(cursor: string): string {
-  const marker = Buffer.from(cursor, "base64url").toString("utf8");
-  if (cursor.length === 0 || encodeCursor(marker) !== cursor) {
-    throw new StorageError("INVALID_ARGUMENT", "Invalid list cursor.", { field: "cursor" });
-  }
-  return marker;
-}
 
 const subdirs = async (dir: string, re: RegExp): Promise<string[]> => {
   try {

@@ -25,10 +25,10 @@ import {
 } from "../object-store.ts";
 import { fromFsError, fsCode, isMissing, notFound } from "./fs-errors.ts";
 import { KeyedLock } from "./keyed-lock.ts";
-import { Layout, META_FILE, validateKey } from "./layout.ts";
+import { assertLocalKey, Layout, META_FILE } from "./layout.ts";
 import { paginate, readAllMeta } from "./listing.ts";
 import { type ObjectMeta, readMeta } from "./meta-file.ts";
-import { resolveRange } from "./range.ts";
+import { rangeWithin } from "./range.ts";
 import { commitStaged, removeObject, stageToTemp } from "./write-path.ts";
 
 /** No SSE-C here: a customer key is refused rather than ignored (the bytes would sit unencrypted). */
@@ -115,7 +115,7 @@ export class LocalStore implements ObjectStore {
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     refuseCustomerKey(options, { bucket, key });
-    validateKey(bucket, key);
+    assertLocalKey(bucket, key);
     await this.#requireBucket(bucket);
     await this.init();
     const staged = await stageToTemp(this.#layout, body, { ...options, bucket, key });
@@ -135,7 +135,7 @@ export class LocalStore implements ObjectStore {
     this.#checkVersion(bucket, key, options.versionId);
     const { meta, handle } = await this.#openData(bucket, key);
     try {
-      const range = options.range ? resolveRange(options.range, meta.size, { bucket, key }) : undefined;
+      const range = options.range ? rangeWithin(options.range, meta.size, { bucket, key }) : undefined;
       const head = this.#head(bucket, meta);
       // An empty file with no range must not get start/end (end: -1 would be invalid).
       const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
@@ -192,7 +192,7 @@ export class LocalStore implements ObjectStore {
     refuseCustomerKey(source, source);
     refuseCustomerKey(target, target);
     this.#checkVersion(source.bucket, source.key, source.versionId);
-    validateKey(target.bucket, target.key);
+    assertLocalKey(target.bucket, target.key);
     await this.#requireBucket(target.bucket);
     await this.init();
     const { meta, handle } = await this.#openData(source.bucket, source.key);
@@ -239,7 +239,7 @@ export class LocalStore implements ObjectStore {
   // --- internals -------------------------------------------------------------------------------
 
   async #meta(bucket: string, key: string): Promise<ObjectMeta> {
-    validateKey(bucket, key);
+    assertLocalKey(bucket, key);
     const { objectDir } = this.#layout.objectDirs(bucket, key);
     let meta: ObjectMeta | undefined;
     try {

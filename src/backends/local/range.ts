@@ -3,7 +3,7 @@ import { StorageError } from "../../errors.ts";
 import type { ByteRange } from "../object-store.ts";
 
 /** Validates an inclusive range against the object size like S3: clamps `end`, refuses the rest. */
-export function resolveRange(
+export function rangeWithin(
   range: ByteRange,
   size: number,
   details: ErrorDetails,

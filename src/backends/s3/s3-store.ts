@@ -67,14 +67,14 @@ export interface S3StoreOptions {
 const parseTotal = (contentRange: string | undefined) => Number(contentRange?.split("/")[1] ?? Number.NaN);
 
 /** SDK error → StorageError: TLS trouble first (the SDK's own mapping would call it INTERNAL), then S3. */
-const toStorageError = (err: unknown, context: Context): StorageError =>
+const fromSdkError = (err: unknown, context: Context): StorageError =>
   tlsFailure(err) ?? fromS3Error(err, context);
 
 /** For requests that read an existing object: SSE-C refusals get their own clear errors. */
 const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: boolean): StorageError => {
   const cause = anyKey ? withoutRequest(err) : err;
   const failure = readFailure(cause, keySent);
-  return failure ? customerKeyError(failure, context, cause) : toStorageError(cause, context);
+  return failure ? customerKeyError(failure, context, cause) : fromSdkError(cause, context);
 };
 
 /** ObjectStore over any S3-compatible service (MinIO, AWS S3, GCS interop) with the AWS SDK v3. */
@@ -108,7 +108,7 @@ export class S3Store implements ObjectStore {
         abortSignal: signal,
       });
     } catch (err) {
-      const mapped = toStorageError(err, {});
+      const mapped = fromSdkError(err, {});
       if (mapped.code !== "NOT_FOUND") throw mapped;
     }
   }
@@ -118,7 +118,7 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
       return true;
     } catch (err) {
-      const mapped = toStorageError(err, { bucket });
+      const mapped = fromSdkError(err, { bucket });
       if (mapped.code === "NOT_FOUND") return false;
       throw mapped;
     }
@@ -165,7 +165,7 @@ export class S3Store implements ObjectStore {
       const cause = options.sseCustomerKey ? withoutRequest(err) : err;
       // A refused Complete has already had its parts aborted by lib-storage (leavePartsOnError).
       const refused = conditionFailure(cause, options.condition, { bucket, key });
-      throw refused ?? toStorageError(cause, { bucket, key });
+      throw refused ?? fromSdkError(cause, { bucket, key });
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
@@ -271,7 +271,7 @@ export class S3Store implements ObjectStore {
       )
       .catch((err: unknown) => {
         throw (
-          conditionFailure(err, condition, { bucket, key }) ?? toStorageError(err, { bucket, key, versionId })
+          conditionFailure(err, condition, { bucket, key }) ?? fromSdkError(err, { bucket, key, versionId })
         );
       });
     return {
@@ -355,7 +355,7 @@ export class S3Store implements ObjectStore {
     try {
       return await getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
     } catch (err) {
-      throw toStorageError(err, { bucket, key });
+      throw fromSdkError(err, { bucket, key });
     }
   }
 
@@ -404,7 +404,7 @@ export class S3Store implements ObjectStore {
     try {
       return await pending;
     } catch (err) {
-      throw toStorageError(err, context);
+      throw fromSdkError(err, context);
     }
   }
 

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { StorageError } from "../../errors.ts";
 import { lingerAfterResponse } from "./linger.ts";
-import { HTTP_STATUS, PROBLEM_CONTENT_TYPE, problemFor, toStorageError } from "./problem.ts";
+import { fromRequestError, HTTP_STATUS, PROBLEM_CONTENT_TYPE, problemFor } from "./problem.ts";
 import { REQUEST_ID_HEADER } from "./request-id.ts";
 
 /** Headers that survive into an error response; anything a route set for a success is dropped. */
@@ -13,7 +13,7 @@ const KEEP = new Set(["x-request-id", "connection"]);
  * see linger.ts), so a client still streaming gets its answer now, not after sending everything.
  */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
-  const error = toStorageError(err);
+  const error = fromRequestError(err);
   const status = HTTP_STATUS[error.code];
   if (request.auth) request.auth.failure = error.code;
   if (error.code === "INTERNAL" || error.code === "DATA_CORRUPTED")

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES, type ErrorCode, StorageError } from "../../errors.ts";
-import { HTTP_STATUS, problemFor, toStorageError } from "./problem.ts";
+import { fromRequestError, HTTP_STATUS, problemFor } from "./problem.ts";
 
 describe("HTTP_STATUS", () => {
   it("maps every error code of the registry to its one status", () => {
@@ -60,12 +60,12 @@ describe("problemFor", () => {
   });
 });
 
-describe("toStorageError", () => {
+describe("fromRequestError", () => {
   it("keeps StorageErrors and turns aborts into CANCELLED", () => {
     const err = new StorageError("NOT_FOUND", "gone");
-    expect(toStorageError(err)).toBe(err);
+    expect(fromRequestError(err)).toBe(err);
     const abort = Object.assign(new Error("aborted"), { name: "AbortError" });
-    expect(toStorageError(abort).code).toBe("CANCELLED");
+    expect(fromRequestError(abort).code).toBe("CANCELLED");
   });
 
   it("names the field of a schema validation error", () => {
@@ -74,12 +74,12 @@ describe("toStorageError", () => {
       validation: [{ instancePath: "/limit", message: "Too small" }],
       validationContext: "querystring",
     });
-    expect(toStorageError(err)).toMatchObject({ code: "INVALID_ARGUMENT", details: { field: "limit" } });
+    expect(fromRequestError(err)).toMatchObject({ code: "INVALID_ARGUMENT", details: { field: "limit" } });
     const body = Object.assign(new Error("body/source/key Required"), {
       validation: [{ instancePath: "/source/key" }],
       validationContext: "body",
     });
-    expect(toStorageError(body).details.field).toBe("body.source.key");
+    expect(fromRequestError(body).details.field).toBe("body.source.key");
   });
 
   it.each<[number, ErrorCode]>([
@@ -92,11 +92,11 @@ describe("toStorageError", () => {
     [418, "INVALID_ARGUMENT"],
     [503, "UNAVAILABLE"],
   ])("maps a framework error with status %i to %s", (statusCode, code) => {
-    expect(toStorageError(Object.assign(new Error("x"), { statusCode })).code).toBe(code);
+    expect(fromRequestError(Object.assign(new Error("x"), { statusCode })).code).toBe(code);
   });
 
   it("treats anything else as INTERNAL", () => {
-    expect(toStorageError(new TypeError("undefined is not a function")).code).toBe("INTERNAL");
-    expect(toStorageError(Object.assign(new Error("x"), { statusCode: 500 })).code).toBe("INTERNAL");
+    expect(fromRequestError(new TypeError("undefined is not a function")).code).toBe("INTERNAL");
+    expect(fromRequestError(Object.assign(new Error("x"), { statusCode: 500 })).code).toBe("INTERNAL");
   });
 });

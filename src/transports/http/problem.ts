@@ -93,7 +93,7 @@ interface FrameworkError {
  * schema validation errors as INVALID_ARGUMENT naming the field, framework and plugin errors by
  * their status (their messages are generic and safe), everything else INTERNAL.
  */
-export function toStorageError(err: unknown): StorageError {
+export function fromRequestError(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
   if (isAbortError(err))
     return new StorageError("CANCELLED", "The operation was cancelled.", {}, { cause: err });
