@@ -199,7 +199,7 @@ async function runJob(job: WorkerJob, config: Config): Promise<Omit<WorkerResult
     case "service-download":
       return withApp(config, async (app) => {
         // The upload ran in another process with its own in-memory index: restore its row (untimed).
-        await app.service.index.recordVersion({
+        await app.index.recordVersion({
           bucket: job.bucket,
           key: job.key,
           metadata: {},

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteByPrefix } from "../src/core/delete-prefix.ts";
 import type { UploadRequest } from "../src/core/types.ts";
 import type { TestApp } from "./support/app.ts";
 import { createTestApp } from "./support/app.ts";
@@ -88,7 +87,7 @@ describe("bad input is refused with a typed error and writes nothing", () => {
     const state: Record<string, unknown> = {};
     for (const bucket of [userData, temp]) {
       const objects = await app.store.list(bucket, { limit: 1000 });
-      const rows = await app.service.index.list(bucket, { limit: 1000 });
+      const rows = await app.index.list(bucket, { limit: 1000 });
       state[bucket] = {
         objects: objects.objects.map((o) => `${o.key}:${o.etag}`),
         rows: rows.objects.map((r) => `${r.key}:${r.sha256}`),
@@ -234,7 +233,7 @@ describe("bad input is refused with a typed error and writes nothing", () => {
     ["bidi override in prefix", "\u202E"],
     ["zero-width space in prefix", "existing\u200B"],
   ])("delete by prefix: %s", async (_label, prefix) => {
-    await expectRefused(() => deleteByPrefix(app.service, userData, prefix), "INVALID_ARGUMENT");
+    await expectRefused(() => app.service.deleteByPrefix(userData, prefix), "INVALID_ARGUMENT");
   });
 
   it("missing objects and versions answer NOT_FOUND", async () => {

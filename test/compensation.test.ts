@@ -46,7 +46,7 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
     app = await createTestApp(backend);
     service = new StorageService({
       store: app.store,
-      index: failingIndex(app.service.index, watched),
+      index: failingIndex(app.index, watched),
       settings: app.config.storage,
       logger: pino({ level: "silent" }),
     });
@@ -81,7 +81,7 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
       const chunks: Buffer[] = [];
       for await (const c of got.body) chunks.push(c as Buffer);
       expect(sha256Of(Buffer.concat(chunks)), bucket).toBe(sha256Of(theirs));
-      const row = await app.service.index.find(bucket, key);
+      const row = await app.index.find(bucket, key);
       expect(row).toMatchObject({ sha256: sha256Of(theirs), etag: got.info.etag, isLatest: true });
     }
   });
@@ -101,12 +101,12 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
         // Our version is gone; the first is current again, and its row is still the latest.
         const info = await app.service.stat(bucket, key);
         expect(info.sha256).toBe(sha256Of(first));
-        expect((await app.service.index.find(bucket, key))?.sha256).toBe(sha256Of(first));
+        expect((await app.index.find(bucket, key))?.sha256).toBe(sha256Of(first));
       } else {
         // The overwrite replaced the first object's bytes: taken back, the key is empty, and the
         // row that described the first object (whose bytes are gone) is dropped too.
         await expect(app.store.head(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
-        expect(await app.service.index.find(bucket, key)).toBeUndefined();
+        expect(await app.index.find(bucket, key)).toBeUndefined();
       }
     }
   });
@@ -121,10 +121,10 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
     });
     await app.service.withdraw(mine);
     expect((await app.service.stat(bucket, "comp/withdraw.txt")).etag).toBe(theirs.etag);
-    expect((await app.service.index.find(bucket, "comp/withdraw.txt"))?.sha256).toBe(sha256Of("theirs!"));
+    expect((await app.index.find(bucket, "comp/withdraw.txt"))?.sha256).toBe(sha256Of("theirs!"));
     await app.service.withdraw(theirs);
     await expect(app.store.head(bucket, "comp/withdraw.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
-    expect(await app.service.index.find(bucket, "comp/withdraw.txt")).toBeUndefined();
+    expect(await app.index.find(bucket, "comp/withdraw.txt")).toBeUndefined();
   });
 
   it("the store's conditional delete refuses another ETag and deletes nothing", async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orphanCount, reconcileBucket } from "../src/core/reconcile.ts";
+import { orphanCount } from "../src/core/reconcile.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 
@@ -49,19 +49,19 @@ describe("fault: MinIO killed mid-upload", () => {
     // It gave up instead of retrying until the body ran out: it stopped reading long before its end
     // (how long that took depends on the machine; a hang is the test timeout's to catch).
     expect(sent).toBeLessThan(512 * MiB);
-    expect(await app.service.index.find(bucket, key)).toBeUndefined();
+    expect(await app.index.find(bucket, key)).toBeUndefined();
 
     await minio.start();
     await expect(app.service.stat(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
     const listed = await app.store.list(bucket, { prefix: "fault/" });
     expect(listed.objects.map((o) => o.key)).toEqual(["fault/before.bin"]);
 
-    const report = await reconcileBucket(app.service, bucket, { repair: false });
+    const report = await app.service.reconcile(bucket, { repair: false });
     expect(orphanCount(report)).toBe(0);
     expect(report).toMatchObject({ objects: 1, rows: 1 });
 
     // The interrupted multipart upload could not be aborted while MinIO was down; reconcile clears it.
-    const cleanup = await reconcileBucket(app.service, bucket, { repair: true, staleUploadHours: 0 });
+    const cleanup = await app.service.reconcile(bucket, { repair: true, staleUploadHours: 0 });
     expect(orphanCount(cleanup)).toBe(0);
     expect(await app.store.listIncompleteUploads(bucket)).toEqual([]);
   });

@@ -61,7 +61,7 @@ describe("gRPC cancellation, deadlines and shutdown", () => {
   /** No object, no incomplete multipart upload and no index row for the key. */
   const expectNothingLeft = async (key: string) => {
     await expect(app.service.stat(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
-    expect(await app.service.index.find(bucket, key)).toBeUndefined();
+    expect(await app.index.find(bucket, key)).toBeUndefined();
     expect((await app.store.list(bucket, { prefix: key })).objects).toEqual([]);
     expect((await app.store.listIncompleteUploads(bucket)).filter((u) => u.key === key)).toEqual([]);
   };

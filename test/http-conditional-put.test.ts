@@ -51,7 +51,7 @@ describe.each(["local", "minio"] as const)("HTTP conditional PUT (%s)", (backend
     const problem = await expectProblem(refused, 412, "PRECONDITION_FAILED");
     expect(problem.details).toMatchObject({ bucket, key, condition: "if-none-match" });
     expect(await content(key)).toEqual({ status: 200, text: "first" });
-    expect(await h.app.service.index.find(bucket, key)).toMatchObject({
+    expect(await h.app.index.find(bucket, key)).toMatchObject({
       sha256: sha256Of("first"),
       etag: first.etag,
     });
@@ -79,7 +79,7 @@ describe.each(["local", "minio"] as const)("HTTP conditional PUT (%s)", (backend
     const missing = "cond/cas-missing.txt";
     await expectProblem(await put(missing, "x", { "if-match": v1 }), 412, "PRECONDITION_FAILED");
     expect((await content(missing)).status).toBe(404);
-    expect(await h.app.service.index.find(bucket, missing)).toBeUndefined();
+    expect(await h.app.index.find(bucket, missing)).toBeUndefined();
     expect((await auditOf(missing)).map((r) => r.result)).toEqual(["PRECONDITION_FAILED"]);
   });
 
@@ -120,6 +120,6 @@ describe.each(["local", "minio"] as const)("HTTP conditional PUT (%s)", (backend
     );
     await expectProblem(res, 412, "PRECONDITION_FAILED");
     expect(await content(key)).toEqual({ status: 200, text: "small" });
-    expect(await h.app.service.store.listIncompleteUploads(bucket)).toEqual([]);
+    expect(await h.app.store.listIncompleteUploads(bucket)).toEqual([]);
   });
 });

@@ -83,7 +83,7 @@ describe("HTTP API: objects", () => {
       body: "mine",
     });
     expect(res.status).toBe(201);
-    expect(await h.app.service.index.find(temp, "owned/by-bot.txt")).toMatchObject({ owner: "ingest-bot" });
+    expect(await h.app.index.find(temp, "owned/by-bot.txt")).toMatchObject({ owner: "ingest-bot" });
   });
 
   it("streams a chunked body of unknown length (multipart on S3) with sha256 equal after download", async () => {

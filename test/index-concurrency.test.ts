@@ -70,7 +70,7 @@ describe("the metadata index under concurrent writers to the same keys", () => {
     for (let i = 0; i < keys.length; i += 20) {
       await Promise.all(
         keys.slice(i, i + 20).map(async (key) => {
-          const head = await h.app.service.store.head(bucket, key);
+          const head = await h.app.store.head(bucket, key);
           const sha256 = await h.app.service.hashObject(bucket, key, head.versionId);
           const row = latest.get(key)?.[0];
           if (row?.version_id !== head.versionId || row.etag !== head.etag || row.sha256 !== sha256) {

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reconcileBucket } from "../src/core/reconcile.ts";
 import { sha256Of } from "./support/data.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type HttpHarness, startHttp } from "./support/http.ts";
@@ -48,7 +47,7 @@ describe.each(["minio", "local"] as const)("out-of-band overwrites of the same s
     const info = await h.app.service.stat(bucket, "oob/stat.bin");
     expect(info.sha256).toBe(sha256Of(after));
     expect(h.app.service.rederivedRows).toBeGreaterThan(rederived);
-    const row = await h.app.service.index.find(bucket, "oob/stat.bin");
+    const row = await h.app.index.find(bucket, "oob/stat.bin");
     expect(row).toMatchObject({ sha256: sha256Of(after), etag: info.etag, owner: "out-of-band" });
     // Once re-derived, the row is trusted again: no further hashing.
     const count = h.app.service.rederivedRows;
@@ -62,10 +61,10 @@ describe.each(["minio", "local"] as const)("out-of-band overwrites of the same s
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer())).toEqual(after);
     // The row is recorded once the body has passed; wait for it by polling the index (no timing bound).
-    let row = await h.app.service.index.find(bucket, "oob/get.bin");
+    let row = await h.app.index.find(bucket, "oob/get.bin");
     while (row?.sha256 !== sha256Of(after)) {
       await new Promise((r) => setTimeout(r, 20));
-      row = await h.app.service.index.find(bucket, "oob/get.bin");
+      row = await h.app.index.find(bucket, "oob/get.bin");
     }
     expect(row).toMatchObject({ sha256: sha256Of(after), size: SIZE });
     const metrics = await (await fetch(`${h.base}/metrics`)).text();
@@ -77,18 +76,18 @@ describe.each(["minio", "local"] as const)("out-of-band overwrites of the same s
     const copied = await h.app.service.copy({ bucket, key: "oob/src.bin" }, { bucket, key: "oob/dst.bin" });
     expect(copied.sha256).toBe(sha256Of(after));
     expect(copied.sha256).not.toBe(sha256Of(before));
-    expect((await h.app.service.index.find(bucket, "oob/dst.bin"))?.sha256).toBe(sha256Of(after));
-    expect((await h.app.service.index.find(bucket, "oob/src.bin"))?.sha256).toBe(sha256Of(after));
+    expect((await h.app.index.find(bucket, "oob/dst.bin"))?.sha256).toBe(sha256Of(after));
+    expect((await h.app.index.find(bucket, "oob/src.bin"))?.sha256).toBe(sha256Of(after));
   });
 
   it("reconcile reports the stale row and repairs it", async () => {
     const { after } = await overwritten("oob/rec.bin");
-    const report = await reconcileBucket(h.app.service, bucket, { repair: false });
+    const report = await h.app.service.reconcile(bucket, { repair: false });
     expect(report.mismatched).toContain("oob/rec.bin");
-    const repaired = await reconcileBucket(h.app.service, bucket, { repair: true });
+    const repaired = await h.app.service.reconcile(bucket, { repair: true });
     expect(repaired.repaired).toBeGreaterThanOrEqual(1);
-    expect((await h.app.service.index.find(bucket, "oob/rec.bin"))?.sha256).toBe(sha256Of(after));
-    expect((await reconcileBucket(h.app.service, bucket, { repair: false })).mismatched).toEqual([]);
+    expect((await h.app.index.find(bucket, "oob/rec.bin"))?.sha256).toBe(sha256Of(after));
+    expect((await h.app.service.reconcile(bucket, { repair: false })).mismatched).toEqual([]);
   });
 });
 

@@ -48,7 +48,7 @@ describe.each(["minio", "local"] as const)("polyglot uploads (%s)", (backend) =>
     const state: Record<string, unknown> = {};
     for (const bucket of [userData, temp]) {
       const objects = await app.store.list(bucket, { limit: 1000 });
-      const rows = await app.service.index.list(bucket, { limit: 1000 });
+      const rows = await app.index.list(bucket, { limit: 1000 });
       state[bucket] = {
         objects: objects.objects.map((o) => `${o.key}:${o.etag}`),
         rows: rows.objects.map((r) => `${r.key}:${r.sha256}`),

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { orphanCount, reconcileBucket } from "../src/core/reconcile.ts";
+import { orphanCount } from "../src/core/reconcile.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { bufferStream, sha256Of } from "./support/data.ts";
 
@@ -32,28 +32,28 @@ describe("reconcile", () => {
 
   it("reports orphans both ways on a dry run and changes nothing", async () => {
     await drift("dry");
-    const first = await reconcileBucket(app.service, bucket, { repair: false });
+    const first = await app.service.reconcile(bucket, { repair: false });
     expect(first.objectsWithoutRows).toEqual(["dry/unindexed.txt"]);
     expect(first.rowsWithoutObjects).toEqual(["dry/b.txt"]);
     expect(first.repaired).toBe(0);
-    const second = await reconcileBucket(app.service, bucket, { repair: false });
+    const second = await app.service.reconcile(bucket, { repair: false });
     expect(second).toEqual(first);
   });
 
   it("repairs by adopting unindexed objects with their real sha256 and dropping dangling rows", async () => {
-    const report = await reconcileBucket(app.service, bucket, { repair: true });
+    const report = await app.service.reconcile(bucket, { repair: true });
     expect(report.repaired).toBe(2);
-    const adopted = await app.service.index.find(bucket, "dry/unindexed.txt");
+    const adopted = await app.index.find(bucket, "dry/unindexed.txt");
     expect(adopted).toMatchObject({ sha256: sha256Of("stray"), size: 5, owner: "reconcile" });
-    expect(await app.service.index.find(bucket, "dry/b.txt")).toBeUndefined();
-    expect(orphanCount(await reconcileBucket(app.service, bucket, { repair: false }))).toBe(0);
+    expect(await app.index.find(bucket, "dry/b.txt")).toBeUndefined();
+    expect(orphanCount(await app.service.reconcile(bucket, { repair: false }))).toBe(0);
   });
 
   it("can delete unindexed objects instead of adopting them", async () => {
     await drift("del");
-    const report = await reconcileBucket(app.service, bucket, { repair: true, deleteUnindexed: true });
+    const report = await app.service.reconcile(bucket, { repair: true, deleteUnindexed: true });
     expect(report.objectsWithoutRows).toEqual(["del/unindexed.txt"]);
     await expect(app.store.head(bucket, "del/unindexed.txt")).rejects.toMatchObject({ code: "NOT_FOUND" });
-    expect(orphanCount(await reconcileBucket(app.service, bucket, { repair: false }))).toBe(0);
+    expect(orphanCount(await app.service.reconcile(bucket, { repair: false }))).toBe(0);
   });
 });

@@ -233,7 +233,7 @@ describe("S3Store: multipart server-side copy against MinIO", () => {
     // built here over the small-threshold store, sharing the app's index.
     const service = new StorageService({
       store,
-      index: app.service.index,
+      index: app.index,
       settings: app.config.storage,
       logger: pino({ level: "silent" }),
     });
@@ -252,7 +252,7 @@ describe("S3Store: multipart server-side copy against MinIO", () => {
     );
     expect(copied).toMatchObject({ size: SIZE, sha256: sha, metadata: meta });
     expect(copied.etag).toMatch(/-5"?$/);
-    const row = await app.service.index.find(logs, "mp/service-copy.bin");
+    const row = await app.index.find(logs, "mp/service-copy.bin");
     expect(row).toMatchObject({ sha256: sha, size: SIZE, etag: copied.etag, versionId: copied.versionId });
     // The copy reads back through the service's verifying stream (it checks that sha256).
     const read = await app.service.download(logs, "mp/service-copy.bin");

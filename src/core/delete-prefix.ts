@@ -1,7 +1,13 @@
+import type { ObjectStore } from "../backends/object-store.ts";
 import { mapBounded } from "../bounded.ts";
 import { ERROR_CODES, StorageError } from "../errors.ts";
 import { validateBucket, validatePrefix } from "./keys.ts";
-import type { StorageService } from "./storage-service.ts";
+
+/** What a delete by prefix needs: the store to list, and the core's delete (so the index follows). */
+export interface DeletePrefixDeps {
+  store: Pick<ObjectStore, "list">;
+  remove(bucket: string, key: string): Promise<unknown>;
+}
 
 export interface DeletePrefixOptions {
   /** An empty prefix means the whole bucket and is refused unless this is true. */
@@ -24,13 +30,13 @@ const MAX_REPORTED_ERRORS = 20;
 
 /**
  * Deletes every current object under a prefix, batch by batch (one store listing page of up to
- * 1000 keys at a time, a few deletes in flight), through StorageService.delete so the metadata index
+ * 1000 keys at a time, a few deletes in flight), through the core's delete so the metadata index
  * follows. Walks the store, not the index, so objects that reached the store around the service go
  * too. In versioned buckets this leaves delete markers, as a plain delete does. Keys that vanish
  * meanwhile are skipped; other failures are counted, not fatal.
  */
 export async function deleteByPrefix(
-  service: StorageService,
+  deps: DeletePrefixDeps,
   bucket: string,
   rawPrefix: string | undefined,
   options: DeletePrefixOptions = {},
@@ -48,12 +54,12 @@ export async function deleteByPrefix(
   let cursor: string | undefined;
   do {
     options.signal?.throwIfAborted();
-    const page = await service.store.list(bucket, { prefix, limit: PAGE, ...(cursor ? { cursor } : {}) });
+    const page = await deps.store.list(bucket, { prefix, limit: PAGE, ...(cursor ? { cursor } : {}) });
     const keys = page.objects.map((o) => o.key);
     // Failures are counted, not thrown, so one key never stops the rest of the batch.
     await mapBounded(keys, options.concurrency ?? 8, async (key) => {
       try {
-        await service.delete(bucket, key);
+        await deps.remove(bucket, key);
         result.deleted++;
       } catch (err) {
         if (err instanceof StorageError && err.code === "NOT_FOUND") return;

@@ -1,6 +1,7 @@
 import type { ListedObject } from "../backends/object-store.ts";
 import type { ObjectRecord } from "../metadata/repository.ts";
-import type { StorageService } from "./storage-service.ts";
+import type { CoreContext } from "./core-context.ts";
+import type { ReadPath } from "./read-path.ts";
 
 export interface ReconcileOptions {
   /** false (default): only report. */
@@ -28,10 +29,10 @@ export interface BucketReport {
 export const orphanCount = (r: BucketReport) =>
   r.rowsWithoutObjects.length + r.objectsWithoutRows.length + r.mismatched.length;
 
-async function* storeObjects(service: StorageService, bucket: string): AsyncGenerator<ListedObject> {
+async function* storeObjects(core: CoreContext, bucket: string): AsyncGenerator<ListedObject> {
   let cursor: string | undefined;
   do {
-    const page = await service.store.list(bucket, { limit: 1000, ...(cursor ? { cursor } : {}) });
+    const page = await core.store.list(bucket, { limit: 1000, ...(cursor ? { cursor } : {}) });
     yield* page.objects;
     cursor = page.nextCursor;
   } while (cursor);
@@ -44,7 +45,8 @@ const compareKeys = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buf
  * order side by side (memory stays flat however large the bucket), and optionally repairs it.
  */
 export async function reconcileBucket(
-  service: StorageService,
+  core: CoreContext,
+  reads: ReadPath,
   bucket: string,
   options: ReconcileOptions,
 ): Promise<BucketReport> {
@@ -58,8 +60,8 @@ export async function reconcileBucket(
     staleUploads: [],
     repaired: 0,
   };
-  const objects = storeObjects(service, bucket);
-  const rows = service.index.latestRows(bucket);
+  const objects = storeObjects(core, bucket);
+  const rows = core.index.latestRows(bucket);
   let object = await objects.next();
   let row = await rows.next();
   while (!object.done || !row.done) {
@@ -67,12 +69,12 @@ export async function reconcileBucket(
     if (order < 0 && !object.done) {
       report.objects++;
       report.objectsWithoutRows.push(object.value.key);
-      if (options.repair) await adoptOrDelete(service, bucket, object.value.key, options, report);
+      if (options.repair) await adoptOrDelete(core, reads, bucket, object.value.key, options, report);
       object = await objects.next();
     } else if (order > 0 && !row.done) {
       report.rows++;
       report.rowsWithoutObjects.push(row.value.key);
-      if (options.repair) await dropRow(service, row.value, report);
+      if (options.repair) await dropRow(core, row.value, report);
       row = await rows.next();
     } else if (!object.done && !row.done) {
       report.objects++;
@@ -81,7 +83,8 @@ export async function reconcileBucket(
         report.mismatched.push(object.value.key);
         if (options.repair)
           await adoptOrDelete(
-            service,
+            core,
+            reads,
             bucket,
             object.value.key,
             { ...options, deleteUnindexed: false },
@@ -93,11 +96,11 @@ export async function reconcileBucket(
     }
   }
   const cutoff = Date.now() - (options.staleUploadHours ?? 24) * 3600_000;
-  for (const upload of await service.store.listIncompleteUploads(bucket)) {
+  for (const upload of await core.store.listIncompleteUploads(bucket)) {
     if (upload.initiated.getTime() > cutoff) continue;
     report.staleUploads.push(upload.key);
     if (options.repair) {
-      await service.store.abortIncompleteUpload(bucket, upload);
+      await core.store.abortIncompleteUpload(bucket, upload);
       report.repaired++;
     }
   }
@@ -105,18 +108,19 @@ export async function reconcileBucket(
 }
 
 async function adoptOrDelete(
-  service: StorageService,
+  core: CoreContext,
+  reads: ReadPath,
   bucket: string,
   key: string,
   options: ReconcileOptions,
   report: BucketReport,
 ): Promise<void> {
   if (options.deleteUnindexed) {
-    await service.store.delete(bucket, key);
+    await core.store.delete(bucket, key);
   } else {
-    const head = await service.store.head(bucket, key);
-    const sha256 = await service.hashObject(bucket, key, head.versionId);
-    await service.index.recordVersion({
+    const head = await core.store.head(bucket, key);
+    const sha256 = await reads.hashObject(bucket, key, head.versionId);
+    await core.index.recordVersion({
       bucket,
       key,
       versionId: head.versionId,
@@ -131,7 +135,7 @@ async function adoptOrDelete(
   report.repaired++;
 }
 
-async function dropRow(service: StorageService, row: ObjectRecord, report: BucketReport): Promise<void> {
-  await service.index.removeVersion(row.bucket, row.key, row.versionId);
+async function dropRow(core: CoreContext, row: ObjectRecord, report: BucketReport): Promise<void> {
+  await core.index.removeVersion(row.bucket, row.key, row.versionId);
   report.repaired++;
 }

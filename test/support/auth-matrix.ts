@@ -181,7 +181,7 @@ async function snapshot(app: TestApp, buckets: readonly string[]): Promise<strin
   const parts: unknown[] = [];
   for (const bucket of buckets) {
     const stored = await app.store.list(bucket, { prefix: PREFIX });
-    const indexed = await app.service.index.list(bucket, { prefix: PREFIX, limit: 1000 });
+    const indexed = await app.index.list(bucket, { prefix: PREFIX, limit: 1000 });
     const uploads = await app.store.listIncompleteUploads(bucket);
     parts.push({
       bucket,

@@ -177,7 +177,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
       await expect(app.service.stat(other, "copy/cancelled.bin")).rejects.toMatchObject({
         code: "NOT_FOUND",
       });
-      expect(await app.service.index.find(other, "copy/cancelled.bin")).toBeUndefined();
+      expect(await app.index.find(other, "copy/cancelled.bin")).toBeUndefined();
       expect(await keysIn(other)).not.toContain("copy/cancelled.bin");
     });
 
@@ -220,7 +220,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
         app.service.upload({ bucket, key: "cancel/big.bin", body, signal: controller.signal }),
       ).rejects.toMatchObject({ code: "CANCELLED" });
       await expect(app.service.stat(bucket, "cancel/big.bin")).rejects.toMatchObject({ code: "NOT_FOUND" });
-      expect(await app.service.store.listIncompleteUploads(bucket)).toEqual([]);
+      expect(await app.store.listIncompleteUploads(bucket)).toEqual([]);
     });
 
     it("downloads to a file atomically", async () => {
@@ -239,7 +239,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
       const text = async (key: string) =>
         (await collect((await app.service.download(bucket, key)).body)).toString();
       const storePut = (key: string, body: Readable, condition: WriteCondition) =>
-        app.service.store.put(bucket, key, body, {
+        app.store.put(bucket, key, body, {
           contentType: "application/octet-stream",
           metadata: {},
           condition,
@@ -259,7 +259,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
           app.service.upload({ bucket, key, body: bufferStream("second"), ifNoneMatch: "*" }),
         ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", details: { condition: "if-none-match" } });
         expect(await text(key)).toBe("first");
-        expect(await app.service.index.find(bucket, key)).toMatchObject({
+        expect(await app.index.find(bucket, key)).toMatchObject({
           sha256: sha256Of("first"),
           etag: first.etag,
         });
@@ -275,7 +275,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
           app.service.upload({ bucket, key, body: bufferStream("v3"), ifMatch: v1.etag }),
         ).rejects.toMatchObject({ code: "PRECONDITION_FAILED", details: { condition: "if-match" } });
         expect(await text(key)).toBe("v2");
-        expect(await app.service.index.find(bucket, key)).toMatchObject({
+        expect(await app.index.find(bucket, key)).toMatchObject({
           sha256: sha256Of("v2"),
           etag: v2.etag,
         });
@@ -285,7 +285,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
         await expect(app.service.stat(bucket, "cond/missing.txt")).rejects.toMatchObject({
           code: "NOT_FOUND",
         });
-        expect(await app.service.index.find(bucket, "cond/missing.txt")).toBeUndefined();
+        expect(await app.index.find(bucket, "cond/missing.txt")).toBeUndefined();
       });
 
       it("refuses conditions it cannot evaluate before reading a byte", async () => {
@@ -319,7 +319,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
         const winner = winners[0] as { sha256?: string; etag: string };
         const stored = await text(key);
         expect(sha256Of(stored)).toBe(winner.sha256);
-        expect(await app.service.index.find(bucket, key)).toMatchObject({
+        expect(await app.index.find(bucket, key)).toMatchObject({
           sha256: winner.sha256,
           etag: winner.etag,
         });
@@ -340,10 +340,10 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
           r.status === "rejected" ? [(r.reason as { code?: string }).code] : [],
         );
         expect(losers).toEqual(Array(7).fill("PRECONDITION_FAILED"));
-        const got = await app.service.store.get(bucket, key);
+        const got = await app.store.get(bucket, key);
         expect((await collect(got.body)).toString()).toBe(`store-${winners[0]?.i}`);
         expect(got.head.etag).toBe(winners[0]?.etag);
-        await app.service.store.delete(bucket, key);
+        await app.store.delete(bucket, key);
       });
 
       it("holds the condition for multipart-size bodies and leaves no parts behind", async () => {
@@ -361,10 +361,10 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
         await expect(
           storePut("cond/big-missing.bin", randomSource(multipartSize()).stream, { ifMatch: small.etag }),
         ).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
-        await expect(app.service.store.head(bucket, "cond/big-missing.bin")).rejects.toMatchObject({
+        await expect(app.store.head(bucket, "cond/big-missing.bin")).rejects.toMatchObject({
           code: "NOT_FOUND",
         });
-        expect(await app.service.store.listIncompleteUploads(bucket)).toEqual([]);
+        expect(await app.store.listIncompleteUploads(bucket)).toEqual([]);
         // And the swap itself, through the service, as a multipart upload.
         const source = randomSource(multipartSize());
         const swapped = await app.service.upload({ bucket, key, body: source.stream, ifMatch: small.etag });
@@ -375,7 +375,7 @@ export function describeServiceContract(name: string, makeApp: () => Promise<Tes
 
     it("presigns GET and PUT where the backend can, and says so where it cannot", async () => {
       await app.service.upload({ bucket, key: "presign/a.txt", body: bufferStream("signed") });
-      if (!app.service.store.capabilities.presign) {
+      if (!app.store.capabilities.presign) {
         await expect(app.service.presign(bucket, "presign/a.txt", { method: "GET" })).rejects.toMatchObject({
           code: "UNSUPPORTED_OPERATION",
         });

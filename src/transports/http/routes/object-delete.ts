@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
-import { deleteByPrefix } from "../../../core/delete-prefix.ts";
 import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, pathParams, queryString } from "../access.ts";
 import { evaluatePreconditions } from "../conditional.ts";
@@ -118,7 +117,7 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
     },
     handler: async (request, reply) => {
       const { prefix, all } = request.query;
-      const result = await deleteByPrefix(app.service, request.params.bucket, prefix, {
+      const result = await app.service.deleteByPrefix(request.params.bucket, prefix, {
         all: all ?? false,
         signal: disconnectSignal(reply),
       });

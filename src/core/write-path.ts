@@ -1,0 +1,232 @@
+import { pipeline } from "node:stream/promises";
+import { NULL_VERSION, type WriteCondition } from "../backends/object-store.ts";
+import { conditionHolds, preconditionFailed } from "../backends/write-condition.ts";
+import type { Secret } from "../config/secret.ts";
+import { asStorageError, isStorageError, StorageError } from "../errors.ts";
+import type { Admission, Release } from "./admission.ts";
+import { type CoreContext, checkCustomerKeyFor, describes, keyOption, sseC } from "./core-context.ts";
+import { executableScannerFor } from "./executable-scan.ts";
+import type { IndexSync } from "./index-sync.ts";
+import { IngestGuard } from "./ingest.ts";
+import { extensionOf, validateBucket, validateKey } from "./keys.ts";
+import { peek } from "./peek.ts";
+import type { ReadPath } from "./read-path.ts";
+import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
+import type { CopySource, CopyTarget, ObjectInfo, UploadRequest } from "./types.ts";
+import { checkExtension, checkUploadRequest } from "./upload-checks.ts";
+
+/** #failsEarly's "could not tell". */
+const SKIP = Symbol("skip");
+
+/**
+ * Writes: the object is stored first (streamed through the size, type and hash checks, failing
+ * before the backend commits) and its row recorded second; a row that cannot be recorded takes the
+ * object back (IndexSync), so callers never see one without the other.
+ */
+export class WritePath {
+  readonly #core: CoreContext;
+  readonly #sync: IndexSync;
+  readonly #admission: Admission;
+  readonly #reads: ReadPath;
+
+  constructor(core: CoreContext, deps: { sync: IndexSync; admission: Admission; reads: ReadPath }) {
+    this.#core = core;
+    this.#sync = deps.sync;
+    this.#admission = deps.admission;
+    this.#reads = deps.reads;
+  }
+
+  /**
+   * Admission first (core/admission.ts): an upload reserves the memory its backend may buffer for
+   * it (less for a body of known, smaller size) or is refused with OVERLOADED before a byte is read.
+   */
+  async upload(req: UploadRequest): Promise<ObjectInfo> {
+    let release: Release;
+    try {
+      release = this.#admission.admit(
+        Math.min(req.expectedSize ?? Number.POSITIVE_INFINITY, this.#core.store.uploadBufferBytes),
+      );
+    } catch (err) {
+      req.body.destroy();
+      throw err;
+    }
+    try {
+      return await this.#upload(req);
+    } finally {
+      release();
+    }
+  }
+
+  async #upload(req: UploadRequest): Promise<ObjectInfo> {
+    const { store, settings, buckets, hashing } = this.#core;
+    const { bucket, key, metadata, extension, condition } = checkUploadRequest(req, settings);
+    await checkCustomerKeyFor(this.#core, req.sseCustomerKey, { bucket, key });
+    if (!(await buckets.exists(bucket))) {
+      req.body.destroy();
+      throw new StorageError("NOT_FOUND", `Bucket '${bucket}' does not exist.`, { bucket });
+    }
+    if (condition) {
+      const refused = await this.#failsEarly(bucket, key, condition, req.sseCustomerKey);
+      if (refused) {
+        req.body.destroy();
+        throw refused;
+      }
+    }
+
+    const { head, stream } = await peek(req.body, SNIFF_BYTES);
+    let contentType: string;
+    try {
+      contentType = await sniffContent({ head, extension, declaredType: req.contentType });
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    // The sniffer judged the first bytes; the scanner looks further (start and end windows) for
+    // executables hidden behind them, and fails the stream before the backend commits.
+    const guard = new IngestGuard(
+      { maxBytes: settings.maxFileSize, expectedSize: req.expectedSize, expectedSha256: req.expectedSha256 },
+      executableScannerFor(extension),
+      hashing,
+    );
+    const piping = pipeline(stream, guard, { signal: req.signal }).catch(() => {});
+    let stored: { etag: string; versionId: string };
+    try {
+      stored = await store.put(bucket, key, guard, {
+        contentType,
+        metadata,
+        signal: req.signal,
+        onProgress: req.onProgress,
+        ...keyOption(req.sseCustomerKey),
+        ...(condition ? { condition } : {}),
+      });
+    } catch (err) {
+      stream.destroy();
+      await piping;
+      const failure = asStorageError(err);
+      if (failure.code === "NOT_FOUND") buckets.forget(bucket);
+      throw failure;
+    }
+    await piping;
+    if (req.signal?.aborted) {
+      // The caller gave up while the object was being committed (HTTP/2 can report a clean end of
+      // the body just before the reset): take the new version back, as if it had never arrived.
+      await this.#sync.discard({ bucket, key, ...stored }, keyOption(req.sseCustomerKey));
+      throw new StorageError("CANCELLED", "The upload was cancelled.", { bucket, key });
+    }
+    const record = {
+      bucket,
+      key,
+      versionId: stored.versionId,
+      size: guard.bytes,
+      sha256: guard.sha256,
+      etag: stored.etag,
+      contentType,
+      metadata,
+      owner: req.owner ?? "anonymous",
+    };
+    await this.#sync.recordOrCompensate(record, keyOption(req.sseCustomerKey));
+    return { ...record, lastModified: new Date(), ...sseC(req.sseCustomerKey) };
+  }
+
+  async delete(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ versionId?: string; deleteMarker: boolean }> {
+    const { store, index } = this.#core;
+    validateBucket(bucket);
+    const k = validateKey(key);
+    // NOT_FOUND for a missing object or version. An SSE-C object answers a HEAD without its key
+    // with "key required": it exists, which is all this asks (deleting needs no key, as in S3).
+    await store.head(bucket, k, versionId).catch((err: unknown) => {
+      if (isStorageError(err) && err.details.sseCustomerKey === "required") return;
+      throw err;
+    });
+    const result = await store.delete(bucket, k, versionId);
+    if (versionId !== undefined) await index.removeVersion(bucket, k, versionId);
+    else if (result.deleteMarker) await index.markDeleted(bucket, k);
+    else await index.removeVersion(bucket, k, NULL_VERSION);
+    return result;
+  }
+
+  /**
+   * Server-side copy. SSE-C: source.sseCustomerKey decrypts the source; the copy is encrypted with
+   * target.sseCustomerKey, which defaults to the source's key, so a copy of an SSE-C object is never
+   * silently stored in clear.
+   */
+  async copy(
+    source: CopySource,
+    target: CopyTarget,
+    owner = "anonymous",
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ObjectInfo> {
+    const { store, index, settings } = this.#core;
+    validateBucket(source.bucket);
+    validateBucket(target.bucket);
+    const src = {
+      bucket: source.bucket,
+      key: validateKey(source.key, "sourceKey"),
+      ...(source.versionId !== undefined ? { versionId: source.versionId } : {}),
+    };
+    const dst = { bucket: target.bucket, key: validateKey(target.key) };
+    checkExtension(settings, dst.bucket, extensionOf(dst.key));
+    const sourceKey = keyOption(source.sseCustomerKey);
+    const targetKey = keyOption(target.sseCustomerKey ?? source.sseCustomerKey);
+    await checkCustomerKeyFor(this.#core, sourceKey.sseCustomerKey, src);
+    await checkCustomerKeyFor(this.#core, targetKey.sseCustomerKey, dst);
+    const head = await store.head(src.bucket, src.key, src.versionId, sourceKey);
+    const sourceRecord = await index.find(src.bucket, src.key, head.versionId);
+    // Never carry a hash that does not describe the source's current bytes (its ETag says).
+    let sha256: string;
+    if (describes(sourceRecord, head)) sha256 = sourceRecord.sha256;
+    else {
+      sha256 = await this.#reads.hashObject(src.bucket, src.key, head.versionId, sourceKey);
+      if (sourceRecord) await this.#sync.rederive(head, sha256, sourceKey);
+    }
+    // The HEAD above pins the version: the store copies exactly the bytes whose sha256 is recorded.
+    const stored = await store.copy(
+      { ...src, ...sourceKey },
+      { ...dst, ...targetKey },
+      {
+        sourceHead: head,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+    if (options.signal?.aborted) {
+      await this.#sync.discard({ ...dst, ...stored }, targetKey);
+      throw new StorageError("CANCELLED", "The copy was cancelled.", dst);
+    }
+    const record = {
+      ...dst,
+      versionId: stored.versionId,
+      size: head.size,
+      sha256,
+      etag: stored.etag,
+      contentType: head.contentType,
+      metadata: head.metadata,
+      owner,
+    };
+    await this.#sync.recordOrCompensate(record, targetKey);
+    return { ...record, lastModified: new Date(), ...sseC(targetKey.sseCustomerKey) };
+  }
+
+  /**
+   * A condition that already fails, found with one HEAD before any byte is read, so a doomed upload
+   * is refused at once instead of after its whole body. Only a shortcut: the store evaluates the
+   * condition again, atomically, when the object becomes visible. A HEAD that fails for another
+   * reason (an SSE-C object without its key, a hiccup) leaves the decision to the store.
+   */
+  async #failsEarly(
+    bucket: string,
+    key: string,
+    condition: WriteCondition,
+    sseCustomerKey: Secret | undefined,
+  ): Promise<StorageError | undefined> {
+    const current = await this.#core.store.head(bucket, key, undefined, keyOption(sseCustomerKey)).then(
+      (head) => head.etag,
+      (err: unknown) => (isStorageError(err) && err.code === "NOT_FOUND" ? undefined : SKIP),
+    );
+    if (current === SKIP || conditionHolds(condition, current)) return undefined;
+    return preconditionFailed(condition, { bucket, key });
+  }
+}
