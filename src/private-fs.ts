@@ -36,7 +36,8 @@ export async function makeTreePrivate(dir: string): Promise<void> {
   }
 }
 
-const unless =
+/** A catch handler that turns the errors with these codes into undefined and rethrows the rest. */
+export const unless =
   (...codes: string[]) =>
   (err: unknown): undefined => {
     if (!codes.includes((err as NodeJS.ErrnoException).code ?? "")) throw err;

@@ -8,8 +8,8 @@ import { createCapturedApp, LogCapture } from "./support/grpc.ts";
 
 /**
  * The authorization matrix (test/support/auth-matrix.ts) over gRPC, with the TypeScript client on
- * a real socket. gRPC has no admin-only call (key management and audit are CLI operations), so
- * the admin column checks that admin implies every other action.
+ * a real socket. No gRPC call needs `admin` on one bucket (AdminService needs it on every bucket,
+ * see test/admin-api.test.ts), so the admin column checks that admin implies every other action.
  */
 
 const logs = new LogCapture();

@@ -214,6 +214,7 @@ describe("HTTP with AUTH_DISABLED=true", () => {
     expect(await ready.json()).toEqual({
       status: "ready",
       backend: "local",
+      store: "ok",
       auth: "disabled",
       warnings: [expect.stringContaining("AUTHENTICATION IS DISABLED")],
     });

@@ -107,7 +107,11 @@ describe("gRPC server reflection and health", () => {
     const listed = await reflect(reflection, { listServices: "*" });
     const names = (listed.listServicesResponse?.service ?? []).map((s) => s.name);
     expect(names).toEqual(
-      expect.arrayContaining(["lumenslate.storage.v1.StorageService", "grpc.health.v1.Health"]),
+      expect.arrayContaining([
+        "lumenslate.storage.v1.StorageService",
+        "lumenslate.storage.v1.AdminService",
+        "grpc.health.v1.Health",
+      ]),
     );
 
     const described = await reflect(reflection, {
@@ -133,6 +137,14 @@ describe("gRPC server reflection and health", () => {
     expect(storageFile).toContain("google/protobuf/timestamp.proto");
     expect(storageFile).toContain("MetadataEntry");
     expect(files.some((f) => f.includes("google.protobuf") && f.includes("Timestamp"))).toBe(true);
+
+    const admin = await reflect(reflection, { fileContainingSymbol: "lumenslate.storage.v1.AdminService" });
+    const adminFile = (admin.fileDescriptorResponse?.fileDescriptorProto ?? [])
+      .map((b) => b.toString("latin1"))
+      .find((f) => f.includes("lumenslate/storage/v1/admin.proto"));
+    for (const method of ["CreateKey", "ListKeys", "RotateKey", "RevokeKey", "QueryAudit", "Reconcile"]) {
+      expect(adminFile).toContain(method);
+    }
   });
 
   it("answers SERVING, then NOT_SERVING (and UNAVAILABLE) while MinIO is down, then SERVING again", async () => {

@@ -42,6 +42,12 @@ const OPERATIONS = [
   "POST /v1/minio/audit",
   "POST /v1/presign",
   "POST /v1/presign-post",
+  "POST /v1/admin/keys",
+  "GET /v1/admin/keys",
+  "POST /v1/admin/keys/{id}/rotate",
+  "DELETE /v1/admin/keys/{id}",
+  "GET /v1/admin/audit",
+  "POST /v1/admin/reconcile",
 ].sort();
 
 /** "METHOD /path" for every route in Fastify's printRoutes() tree, in OpenAPI path syntax. */
@@ -99,6 +105,7 @@ describe("HTTP API: service endpoints", () => {
     expect(await json(await fetch(`${base}/readyz`))).toEqual({
       status: "ready",
       backend: "minio",
+      store: "ok",
       auth: "enabled",
     });
   });

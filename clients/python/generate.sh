@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything protoc makes from proto/, with grpcio-tools (pinned in requirements.txt):
-#   - the Python stubs (lumenslate/storage/v1/storage_pb2*.py) in OUT_DIR (default clients/python)
+#   - the Python stubs (lumenslate/storage/v1/{storage,admin}_pb2*.py) in OUT_DIR (default clients/python)
 #   - the descriptor set the server's reflection serves (default src/transports/grpc/descriptor-set.binpb):
 #     protoc's descriptors, because the ones proto-loader builds lose imports, map entries and
 #     optional fields, and grpcurl cannot use them.
@@ -25,18 +25,20 @@ mkdir -p "$out"
   --python_out="$out" \
   --pyi_out="$out" \
   --grpc_python_out="$out" \
-  "$root/proto/lumenslate/storage/v1/storage.proto"
+  "$root/proto/lumenslate/storage/v1/storage.proto" \
+  "$root/proto/lumenslate/storage/v1/admin.proto"
 
 # Packages, so the stubs import the same way on every Python version and tool.
 for dir in lumenslate lumenslate/storage lumenslate/storage/v1; do
   touch "$out/$dir/__init__.py"
 done
 
-# Storage API and health, with their imports (google/protobuf/timestamp.proto), for reflection.
+# Storage and admin APIs and health, with their imports (google/protobuf/timestamp.proto), for reflection.
 "$python" -m grpc_tools.protoc \
   -I "$root/proto" \
   -I "$health_include" \
   --include_imports \
   --descriptor_set_out="$descriptor_set" \
   lumenslate/storage/v1/storage.proto \
+  lumenslate/storage/v1/admin.proto \
   health/v1/health.proto

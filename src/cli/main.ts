@@ -7,12 +7,15 @@ import { registerAudit } from "./commands/audit.ts";
 import { registerBootstrap } from "./commands/bootstrap.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerKeys } from "./commands/keys.ts";
+import { registerLogin } from "./commands/login.ts";
 import { registerLs } from "./commands/ls.ts";
+import { registerMirror } from "./commands/mirror.ts";
 import { registerObjectCommands } from "./commands/objects.ts";
 import { registerPut } from "./commands/put.ts";
 import { registerReconcile } from "./commands/reconcile.ts";
 import { registerServe } from "./commands/serve.ts";
 import { type CliContext, type CliIo, createCliContext, type Env } from "./context.ts";
+import { describeTarget, remoteModeHelp, wantsHelp } from "./help.ts";
 
 /**
  * Exit status by error code, so scripts can tell "fix your input" (2) from "retry later" (3) and
@@ -51,6 +54,7 @@ export function secretsIn(env: Env): string[] {
     env.DATABASE_URL,
     env.MINIO_ADMIN_SECRET_KEY,
     env.MINIO_AUDIT_WEBHOOK_TOKEN,
+    env.LUMENSLATE_TOKEN,
   ];
   if (env.DATABASE_URL) {
     try {
@@ -109,9 +113,12 @@ export function describeError(
   return report;
 }
 
-export function buildProgram(ctx: CliContext): Command {
+/** `target` is the "target: ..." line that help pages end with (computed before parsing, see main). */
+export function buildProgram(ctx: CliContext, target?: string): Command {
   const program = new Command("lumenslate-storage")
-    .description("Lumen Slate storage service: run the server, or manage buckets and objects directly.")
+    .description(
+      "Lumen Slate storage service: run the server, or manage buckets and objects, locally or through a running service.",
+    )
     .version(pkg.version, "-V, --version")
     .enablePositionalOptions() // program options come first, so subcommands may have their own --version
     .exitOverride()
@@ -125,18 +132,23 @@ export function buildProgram(ctx: CliContext): Command {
   registerGet(program, ctx);
   registerLs(program, ctx);
   registerObjectCommands(program, ctx);
+  registerMirror(program, ctx);
+  registerLogin(program, ctx);
   registerReconcile(program, ctx);
   registerKeys(program, ctx);
   registerAudit(program, ctx);
+  program.addHelpText("after", remoteModeHelp(ctx));
+  if (target) program.addHelpText("afterAll", `\n${target}`);
   return program;
 }
 
 /** Runs the CLI and returns the exit status; it never throws and never calls process.exit. */
 export async function main(argv: string[], options: { env?: Env; io?: CliIo } = {}): Promise<number> {
   const env = options.env ?? process.env;
-  const io = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  const io = options.io ?? { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
   const ctx = createCliContext(env, io);
-  const program = buildProgram(ctx);
+  // Help is printed while parsing, synchronously: the target (which may read files) is found first.
+  const program = buildProgram(ctx, wantsHelp(argv) ? await describeTarget(ctx, argv) : undefined);
   let verbose = false;
   program.hook("preAction", (_program, action) => {
     verbose = action.opts().verbose === true;

@@ -8,7 +8,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 ROOT = HERE.parent.parent
-STUBS = ["storage_pb2.py", "storage_pb2.pyi", "storage_pb2_grpc.py"]
+STUBS = [
+    f"{proto}{suffix}"
+    for proto in ("storage", "admin")
+    for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+]
 DESCRIPTOR_SET = ROOT / "src/transports/grpc/descriptor-set.binpb"
 
 

@@ -80,3 +80,22 @@ export function commonOptions(command: Command, options: { json?: boolean } = {}
   if (options.json !== false) command.option("--json", "print one JSON document on stdout");
   return command.option("--verbose", "print stack traces on failure");
 }
+
+/** --endpoint and --token, on every command that can go through a running service. */
+export function remoteOptions(command: Command): Command {
+  return command
+    .option(
+      "--endpoint <url>",
+      "use the service at this URL (default: LUMENSLATE_URL, the login profile, a local serve)",
+    )
+    .option("--token <token>", "API key token for --endpoint (default: LUMENSLATE_TOKEN, the login profile)");
+}
+
+/** The remote-mode flags of a command's options. */
+export const remoteFlags = (opts: { endpoint?: string; token?: string }) => ({
+  endpoint: opts.endpoint,
+  token: opts.token,
+});
+
+/** --concurrency for tree transfers. */
+export const parseConcurrency = (text: string): number => parseInteger(text, "concurrency", 1, 64);

@@ -1,31 +1,23 @@
 import type { Command } from "commander";
-import { parseDurationSeconds } from "../../config/size.ts";
-import { StorageError } from "../../errors.ts";
+import { auditJson } from "../../security/admin-json.ts";
 import type { AuditRecord } from "../../security/audit.ts";
 import { MAX_QUERY_LIMIT } from "../../security/audit.ts";
+import { auditQueryFrom, parseAuditTime } from "../../security/audit-query.ts";
 import { createSecurity } from "../../security/index.ts";
 import type { CliContext } from "../context.ts";
 import { emit, formatTable } from "../output.ts";
-import { commonOptions, parseInteger } from "./args.ts";
+import { commonOptions, parseInteger, remoteFlags, remoteOptions } from "./args.ts";
 
 /** `audit query` and `audit export`: read the audit trail, or export complete hours to the logs bucket. */
 
-/** An ISO date/time, or a duration back from now (`15m`, `24h`, `7d`). */
-export function parseSince(text: string, option: string, now = new Date()): Date {
-  const seconds = parseDurationSeconds(text);
-  if (seconds !== undefined) return new Date(now.getTime() - seconds * 1000);
-  const date = /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) {
-    throw new StorageError(
-      "INVALID_ARGUMENT",
-      `--${option} expects an ISO date/time (2025-01-31T12:00Z) or a duration back from now (15m, 24h, 7d), got '${text}'.`,
-      { field: option },
-    );
-  }
-  return date;
-}
+const optionName = (field: string) => `--${field}`;
 
-export const auditJson = (r: AuditRecord) => ({ ...r, time: r.time.toISOString() });
+/** An ISO date/time, or a duration back from now (`15m`, `24h`, `7d`): shared with the admin API. */
+export const parseSince = (text: string, option: string, now = new Date()): Date =>
+  parseAuditTime(text, option, optionName, now);
+
+// One JSON shape for a record, shared with the admin API (remote mode prints what the service answers).
+export { auditJson };
 
 export function auditText(records: readonly AuditRecord[]): string {
   if (records.length === 0) return "no audit records\n";
@@ -53,6 +45,8 @@ interface QueryOptions {
   source?: string;
   limit?: string;
   json?: boolean;
+  endpoint?: string;
+  token?: string;
 }
 
 export function registerAudit(program: Command, ctx: CliContext): void {
@@ -60,37 +54,27 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .command("audit")
     .description("the audit trail (service calls and MinIO's own events)");
 
-  commonOptions(
-    audit
-      .command("query")
-      .description("list audit records, oldest first")
-      .option("--since <time>", "ISO date/time, or a duration back from now (15m, 24h, 7d)")
-      .option("--until <time>", "ISO date/time, or a duration back from now")
-      .option("--key <id>", "only this API key id (or MinIO access key)")
-      .option("--bucket <name>", "only this bucket")
-      .option("--source <source>", "service or minio")
-      .option("--limit <n>", `at most this many records (default 1000, max ${MAX_QUERY_LIMIT})`),
+  remoteOptions(
+    commonOptions(
+      audit
+        .command("query")
+        .description("list audit records, oldest first")
+        .option("--since <time>", "ISO date/time, or a duration back from now (15m, 24h, 7d)")
+        .option("--until <time>", "ISO date/time, or a duration back from now")
+        .option("--key <id>", "only this API key id (or MinIO access key)")
+        .option("--bucket <name>", "only this bucket")
+        .option("--source <source>", "service or minio")
+        .option("--limit <n>", `at most this many records (default 1000, max ${MAX_QUERY_LIMIT})`),
+    ),
   ).action(async (opts: QueryOptions) => {
-    if (opts.source !== undefined && opts.source !== "service" && opts.source !== "minio") {
-      throw new StorageError("INVALID_ARGUMENT", "--source must be service or minio.", { field: "source" });
-    }
-    const source = opts.source as "service" | "minio" | undefined;
-    const query = {
-      ...(opts.since ? { since: parseSince(opts.since, "since") } : {}),
-      ...(opts.until ? { until: parseSince(opts.until, "until") } : {}),
-      ...(opts.key ? { keyId: opts.key } : {}),
-      ...(opts.bucket ? { bucket: opts.bucket } : {}),
-      ...(source ? { source } : {}),
-      ...(opts.limit ? { limit: parseInteger(opts.limit, "limit", 1, MAX_QUERY_LIMIT) } : {}),
-    };
-    const records = await ctx.withApp("one-shot", (app) =>
-      createSecurity({
-        config: app.config,
-        db: app.db,
-        service: app.service,
-        logger: app.logger,
-      }).audit.query(query),
+    const query = auditQueryFrom(
+      {
+        ...opts,
+        limit: opts.limit ? parseInteger(opts.limit, "limit", 1, MAX_QUERY_LIMIT) : undefined,
+      },
+      optionName,
     );
+    const records = await ctx.withApi(remoteFlags(opts), (api) => api.audit(query));
     emit(
       ctx.output(opts),
       () => records.map(auditJson),

@@ -1,66 +1,68 @@
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { asStorageError } from "../../errors.ts";
+import { asStorageError, StorageError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
+import { writeFileAtomically } from "../files.ts";
 import { emit, formatFields, objectInfoFields, objectInfoJson, sizeText } from "../output.ts";
 import { shouldShowProgress, startProgress } from "../progress.ts";
-import { commonOptions, parseRange } from "./args.ts";
+import { downloadTree, parseRemotePlace } from "../tree.ts";
+import { commonOptions, parseConcurrency, parseRange, remoteFlags, remoteOptions } from "./args.ts";
+import { emitTreeSummary } from "./mirror.ts";
 
 interface GetOptions {
   version?: string;
   range?: string;
+  recursive?: boolean;
+  concurrency: string;
   json?: boolean;
+  endpoint?: string;
+  token?: string;
 }
 
-/**
- * Like StorageService.downloadToFile (a temp file beside the target, renamed only after the whole,
- * verified body arrived), plus a byte count for the progress bar, which downloadToFile cannot report.
- */
-export async function writeFileAtomically(
-  body: Readable,
-  path: string,
-  options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
-): Promise<number> {
-  const temp = `${path}.partial-${process.pid}-${Date.now()}`;
-  let bytes = 0;
-  try {
-    await pipeline(
-      body,
-      async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          bytes += chunk.length;
-          options.onProgress?.(bytes);
-          yield chunk;
-        }
-      },
-      createWriteStream(temp, { flags: "wx" }),
-      { signal: options.signal },
-    );
-    await rename(temp, path);
-  } catch (err) {
-    body.destroy();
-    await rm(temp, { force: true });
-    throw asStorageError(err);
-  }
-  return bytes;
-}
+const usage = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "arguments" });
 
 export function registerGet(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("get <bucket> <key> <file>")
-      .description("download an object to a file ('-' for stdout); full reads are verified by sha256")
-      .option("--version <id>", "a specific version")
-      .option("--range <start-end>", "only these bytes (inclusive; 'start-' reads to the end)"),
-  ).action(async (bucket: string, key: string, file: string, opts: GetOptions) => {
-    const range = opts.range === undefined ? undefined : parseRange(opts.range);
+  remoteOptions(
+    commonOptions(
+      program
+        .command("get <bucket> <key> [file]")
+        .usage(
+          "[options] <bucket> <key> <file>\n       lumenslate-storage get -r [options] <bucket[/prefix]> <dir>",
+        )
+        .description(
+          "download an object to a file ('-' for stdout; full reads are verified by sha256), or with -r every object under a prefix",
+        )
+        .option("-r, --recursive", "download every object under <bucket[/prefix]> into <dir>/<relative key>")
+        .option("--version <id>", "a specific version")
+        .option("--range <start-end>", "only these bytes (inclusive; 'start-' reads to the end)")
+        .option("--concurrency <n>", "with -r: objects in flight at once (1-64)", "8"),
+    ),
+  ).action(async (first: string, second: string, third: string | undefined, opts: GetOptions) => {
     const out = ctx.output(opts);
+    const show = shouldShowProgress({ json: out.json, stdout: ctx.io.stdout });
+    if (opts.recursive) {
+      if (third !== undefined) throw usage("get -r takes two arguments: <bucket[/prefix]> <dir>.");
+      if (opts.version || opts.range) throw usage("get -r takes no --version or --range.");
+      const concurrency = parseConcurrency(opts.concurrency);
+      const place = parseRemotePlace(first);
+      const summary = await ctx.withApi(remoteFlags(opts), (api, signal) =>
+        downloadTree(api, place, second, {
+          concurrency,
+          skipMatching: false,
+          owner: "cli",
+          signal,
+          progress: (total) => startProgress(show, "get", total, ctx.io.stderr),
+        }),
+      );
+      emitTreeSummary(out, summary);
+      return;
+    }
+    if (third === undefined) throw usage("get needs <bucket> <key> <file> (or -r <bucket[/prefix]> <dir>).");
+    const [bucket, key, file] = [first, second, third];
+    const range = opts.range === undefined ? undefined : parseRange(opts.range);
     const toStdout = file === "-";
-    const result = await ctx.withApp("one-shot", async (app, signal) => {
-      const download = await app.service.download(bucket, key, {
+    const result = await ctx.withApi(remoteFlags(opts), async (api, signal) => {
+      const download = await api.get(bucket, key, {
         signal,
         ...(opts.version ? { versionId: opts.version } : {}),
         ...(range ? { range } : {}),
@@ -73,8 +75,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
         });
         return { download, written: download.contentLength };
       }
-      const show = shouldShowProgress({ json: out.json, stdout: ctx.io.stdout });
-      const progress = startProgress(show, "get", download.contentLength);
+      const progress = startProgress(show, "get", download.contentLength, ctx.io.stderr);
       try {
         const written = await writeFileAtomically(download.body, file, {
           signal,

@@ -3,7 +3,7 @@ import { formatBytes } from "../../config/size.ts";
 import type { ListResult, ObjectSummary } from "../../core/types.ts";
 import type { CliContext } from "../context.ts";
 import { emit, formatTable, objectSummaryJson, shortSha } from "../output.ts";
-import { commonOptions, parseInteger } from "./args.ts";
+import { commonOptions, parseInteger, remoteFlags, remoteOptions } from "./args.ts";
 
 interface LsOptions {
   recursive?: boolean;
@@ -11,6 +11,8 @@ interface LsOptions {
   cursor?: string;
   all?: boolean;
   json?: boolean;
+  endpoint?: string;
+  token?: string;
 }
 
 const DATE_WIDTH = 24; // toISOString() is always 24 characters
@@ -34,23 +36,32 @@ export function lsLines(page: Pick<ListResult, "objects" | "prefixes">): string 
   return formatTable(rows);
 }
 
+/** The `ls --json` document. */
+export const listJson = (result: ListResult) => ({
+  objects: result.objects.map(objectSummaryJson),
+  prefixes: result.prefixes,
+  nextCursor: result.nextCursor ?? null,
+});
+
 export function registerLs(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("ls <bucket> [prefix]")
-      .description("list objects (from the metadata index) and, unless --recursive, common prefixes")
-      .option("-r, --recursive", "every key under the prefix, not just one level")
-      .option("--limit <n>", "page size (1-1000)")
-      .option("--cursor <cursor>", "continue from a previous page's nextCursor")
-      .option("--all", "follow cursors to the end"),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("ls <bucket> [prefix]")
+        .description("list objects (from the metadata index) and, unless --recursive, common prefixes")
+        .option("-r, --recursive", "every key under the prefix, not just one level")
+        .option("--limit <n>", "page size (1-1000)")
+        .option("--cursor <cursor>", "continue from a previous page's nextCursor")
+        .option("--all", "follow cursors to the end"),
+    ),
   ).action(async (bucket: string, prefix: string | undefined, opts: LsOptions) => {
     const limit = opts.limit === undefined ? undefined : parseInteger(opts.limit, "limit", 1, 1000);
     const out = ctx.output(opts);
-    const result = await ctx.withApp("one-shot", async (app) => {
+    const result = await ctx.withApi(remoteFlags(opts), async (api) => {
       const all: ListResult = { objects: [], prefixes: [] };
       let cursor = opts.cursor;
       do {
-        const page = await app.service.list(bucket, {
+        const page = await api.ls(bucket, {
           recursive: opts.recursive === true,
           ...(prefix ? { prefix } : {}),
           ...(cursor ? { cursor } : {}),
@@ -74,11 +85,7 @@ export function registerLs(program: Command, ctx: CliContext): void {
     }
     emit(
       out,
-      () => ({
-        objects: result.objects.map(objectSummaryJson),
-        prefixes: result.prefixes,
-        nextCursor: result.nextCursor ?? null,
-      }),
+      () => listJson(result),
       () => "",
     );
   });

@@ -1,25 +1,29 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
 import { emit, formatFields, objectInfoFields, objectInfoJson } from "../output.ts";
-import { commonOptions, parseExpires, parseMethod } from "./args.ts";
+import { commonOptions, parseExpires, parseMethod, remoteFlags, remoteOptions } from "./args.ts";
 
 /** stat, rm, cp and presign: single calls on one object that print what the service returned. */
 
 interface VersionOptions {
   version?: string;
   json?: boolean;
+  endpoint?: string;
+  token?: string;
 }
 
 const versioned = (version: string | undefined) => (version ? { versionId: version } : {});
 
 function registerStat(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("stat <bucket> <key>")
-      .description("show an object's size, checksums, type, owner and metadata")
-      .option("--version <id>", "a specific version"),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("stat <bucket> <key>")
+        .description("show an object's size, checksums, type, owner and metadata")
+        .option("--version <id>", "a specific version"),
+    ),
   ).action(async (bucket: string, key: string, opts: VersionOptions) => {
-    const info = await ctx.withApp("one-shot", (app) => app.service.stat(bucket, key, opts.version));
+    const info = await ctx.withApi(remoteFlags(opts), (api) => api.stat(bucket, key, opts.version));
     emit(
       ctx.output(opts),
       () => objectInfoJson(info),
@@ -29,13 +33,15 @@ function registerStat(program: Command, ctx: CliContext): void {
 }
 
 function registerRm(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("rm <bucket> <key>")
-      .description("delete an object (in a versioned bucket: add a delete marker, or remove --version)")
-      .option("--version <id>", "remove this version for good"),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("rm <bucket> <key>")
+        .description("delete an object (in a versioned bucket: add a delete marker, or remove --version)")
+        .option("--version <id>", "remove this version for good"),
+    ),
   ).action(async (bucket: string, key: string, opts: VersionOptions) => {
-    const result = await ctx.withApp("one-shot", (app) => app.service.delete(bucket, key, opts.version));
+    const result = await ctx.withApi(remoteFlags(opts), (api) => api.rm(bucket, key, opts.version));
     emit(
       ctx.output(opts),
       () => ({ bucket, key, versionId: result.versionId ?? null, deleteMarker: result.deleteMarker }),
@@ -50,12 +56,18 @@ function registerRm(program: Command, ctx: CliContext): void {
 }
 
 function registerCp(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("cp <srcBucket> <srcKey> <dstBucket> <dstKey>")
-      .description("copy an object inside the store (no download), keeping its type and metadata")
-      .option("--version <id>", "copy this version of the source")
-      .option("--owner <name>", "owner recorded for the copy", "cli"),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("cp <srcBucket> <srcKey> <dstBucket> <dstKey>")
+        .description("copy an object inside the store (no download), keeping its type and metadata")
+        .option("--version <id>", "copy this version of the source")
+        .option(
+          "--owner <name>",
+          "owner recorded for the copy (local mode; a service records the key's service)",
+          "cli",
+        ),
+    ),
   ).action(
     async (
       srcBucket: string,
@@ -64,8 +76,8 @@ function registerCp(program: Command, ctx: CliContext): void {
       dstKey: string,
       opts: VersionOptions & { owner: string },
     ) => {
-      const info = await ctx.withApp("one-shot", (app) =>
-        app.service.copy(
+      const info = await ctx.withApi(remoteFlags(opts), (api) =>
+        api.cp(
           { bucket: srcBucket, key: srcKey, ...versioned(opts.version) },
           { bucket: dstBucket, key: dstKey },
           opts.owner,
@@ -87,19 +99,23 @@ interface PresignOptions extends VersionOptions {
 }
 
 function registerPresign(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("presign <bucket> <key>")
-      .description("print a time-limited URL that reads (GET) or writes (PUT) the object without credentials")
-      .option("--method <method>", "GET or PUT", "GET")
-      .option("--expires <seconds>", "lifetime in seconds, or a duration such as 15m (default: config)")
-      .option("--version <id>", "a specific version (GET)")
-      .option("--content-type <type>", "the content type the uploader must send (PUT)"),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("presign <bucket> <key>")
+        .description(
+          "print a time-limited URL that reads (GET) or writes (PUT) the object without credentials",
+        )
+        .option("--method <method>", "GET or PUT", "GET")
+        .option("--expires <seconds>", "lifetime in seconds, or a duration such as 15m (default: config)")
+        .option("--version <id>", "a specific version (GET)")
+        .option("--content-type <type>", "the content type the uploader must send (PUT)"),
+    ),
   ).action(async (bucket: string, key: string, opts: PresignOptions) => {
     const method = parseMethod(opts.method);
     const expires = opts.expires === undefined ? undefined : parseExpires(opts.expires);
-    const url = await ctx.withApp("one-shot", (app) =>
-      app.service.presign(bucket, key, {
+    const url = await ctx.withApi(remoteFlags(opts), (api) =>
+      api.presign(bucket, key, {
         method,
         ...(expires === undefined ? {} : { expiresInSeconds: expires }),
         ...versioned(opts.version),

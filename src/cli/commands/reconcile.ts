@@ -1,15 +1,18 @@
 import type { Command } from "commander";
-import { type BucketReport, orphanCount, reconcileBucket } from "../../core/reconcile.ts";
+import { type BucketReport, orphanCount } from "../../core/reconcile.ts";
+import { reportJson } from "../../core/reconcile-buckets.ts";
 import { StorageError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
 import { emit, formatTable } from "../output.ts";
-import { commonOptions, parseHours, unique } from "./args.ts";
+import { commonOptions, parseHours, remoteFlags, remoteOptions } from "./args.ts";
 
 interface ReconcileOptions {
   repair?: boolean;
   deleteUnindexed?: boolean;
   staleUploadHours?: string;
   json?: boolean;
+  endpoint?: string;
+  token?: string;
 }
 
 /** Keys listed per category in text output; --json always has them all. */
@@ -62,24 +65,26 @@ export function reconcileText(reports: readonly BucketReport[], repair: boolean)
 }
 
 export function registerReconcile(program: Command, ctx: CliContext): void {
-  commonOptions(
-    program
-      .command("reconcile [bucket...]")
-      .description(
-        "compare the object store with the metadata index (default: every configured bucket that exists); a dry run unless --repair",
-      )
-      .option(
-        "--repair",
-        "fix what is found: adopt unindexed objects, drop rows without objects, abort stale uploads",
-      )
-      .option(
-        "--delete-unindexed",
-        "with --repair: delete objects the index does not know instead of adopting them",
-      )
-      .option(
-        "--stale-upload-hours <n>",
-        "incomplete multipart uploads older than this are stale (default 24)",
-      ),
+  remoteOptions(
+    commonOptions(
+      program
+        .command("reconcile [bucket...]")
+        .description(
+          "compare the object store with the metadata index (default: every configured bucket that exists); a dry run unless --repair",
+        )
+        .option(
+          "--repair",
+          "fix what is found: adopt unindexed objects, drop rows without objects, abort stale uploads",
+        )
+        .option(
+          "--delete-unindexed",
+          "with --repair: delete objects the index does not know instead of adopting them",
+        )
+        .option(
+          "--stale-upload-hours <n>",
+          "incomplete multipart uploads older than this are stale (default 24)",
+        ),
+    ),
   ).action(async (named: string[], opts: ReconcileOptions) => {
     if (opts.deleteUnindexed && !opts.repair) {
       throw new StorageError("INVALID_ARGUMENT", "--delete-unindexed only applies together with --repair.", {
@@ -91,29 +96,18 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
         ? undefined
         : parseHours(opts.staleUploadHours, "stale-upload-hours");
     const repair = opts.repair === true;
-    const reports = await ctx.withApp("one-shot", async (app) => {
-      let buckets = unique(named);
-      if (buckets.length === 0) {
-        const configured = unique(Object.values(app.config.buckets));
-        const exists = await Promise.all(configured.map((b) => app.store.bucketExists(b)));
-        buckets = configured.filter((_, i) => exists[i]);
-      }
-      const out: BucketReport[] = [];
-      for (const bucket of buckets) {
-        out.push(
-          await reconcileBucket(app.service, bucket, {
-            repair,
-            deleteUnindexed: opts.deleteUnindexed === true,
-            ...(staleUploadHours === undefined ? {} : { staleUploadHours }),
-          }),
-        );
-      }
-      return out;
-    });
+    const reports = await ctx.withApi(remoteFlags(opts), (api) =>
+      api.reconcile({
+        buckets: named,
+        repair,
+        deleteUnindexed: opts.deleteUnindexed === true,
+        ...(staleUploadHours === undefined ? {} : { staleUploadHours }),
+      }),
+    );
     // A dry run that finds orphans still exits 0: it is a report, not a failure.
     emit(
       ctx.output(opts),
-      () => reports.map((r) => ({ ...r, orphans: orphanCount(r) })),
+      () => reports.map(reportJson),
       () => reconcileText(reports, repair),
     );
   });

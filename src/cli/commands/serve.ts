@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import { dataDirLockOf } from "../../metadata/database.ts";
 import { startGrpcServer } from "../../transports/grpc/server.ts";
 import { startHttpServer } from "../../transports/http/server.ts";
 import type { CliContext } from "../context.ts";
 import { commonOptions } from "./args.ts";
+import { localGrpcAddress, localHttpUrl } from "./local-address.ts";
 
 const untilAborted = (signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -41,6 +43,17 @@ export function registerServe(program: Command, ctx: CliContext): void {
       } catch (err) {
         await server.close(); // e.g. the gRPC port is taken: do not leave HTTP running alone
         throw err;
+      }
+      // Recorded before announcing it, so whoever waits for "grpc listening" finds the addresses: a
+      // CLI on this host sends its commands here instead of opening the embedded database itself.
+      const lock = dataDirLockOf(app.db);
+      if (lock) {
+        const http = localHttpUrl(server.address, app.config.http.host);
+        await lock
+          .update({ http, grpc: localGrpcAddress(grpc.address, app.config.grpc.host) })
+          .catch((err: unknown) =>
+            log.warn({ err }, "could not record the addresses in the data directory lock"),
+          );
       }
       log.info({ address: grpc.address }, "grpc listening");
       await untilAborted(signal);

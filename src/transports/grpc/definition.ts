@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { loadPackageDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
-import type { ProtoGrpcType } from "./generated/storage.ts";
+import type { ProtoGrpcType as AdminProtoGrpcType } from "./generated/admin.ts";
+import type { ProtoGrpcType as StorageProtoGrpcType } from "./generated/storage.ts";
 
 /**
  * The storage API contract as loaded at run time, shared by the server and the TypeScript client.
@@ -11,7 +12,13 @@ import type { ProtoGrpcType } from "./generated/storage.ts";
 
 export const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.url));
 export const PROTO_FILE = "lumenslate/storage/v1/storage.proto";
+export const ADMIN_PROTO_FILE = "lumenslate/storage/v1/admin.proto";
+/** Every file of the API: one package definition holds them all, so nothing served is left out. */
+export const PROTO_FILES = [PROTO_FILE, ADMIN_PROTO_FILE] as const;
 export const STORAGE_SERVICE_NAME = "lumenslate.storage.v1.StorageService";
+export const ADMIN_SERVICE_NAME = "lumenslate.storage.v1.AdminService";
+
+type ProtoGrpcType = StorageProtoGrpcType & AdminProtoGrpcType;
 
 /**
  * camelCase fields, 64-bit integers as JS numbers (sizes stay below 2^53), enums as their names,
@@ -29,7 +36,7 @@ export const LOADER_OPTIONS = {
 let definition: PackageDefinition | undefined;
 
 export function storagePackageDefinition(): PackageDefinition {
-  definition ??= loadSync(PROTO_FILE, { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] });
+  definition ??= loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, includeDirs: [PROTO_ROOT] });
   return definition;
 }
 

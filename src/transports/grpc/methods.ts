@@ -1,5 +1,5 @@
 import { StorageError } from "../../errors.ts";
-import { STORAGE_SERVICE_NAME } from "./definition.ts";
+import { ADMIN_SERVICE_NAME, STORAGE_SERVICE_NAME } from "./definition.ts";
 
 /**
  * Which gRPC methods may be served, and how: deny by default. A method is served only when its
@@ -18,10 +18,13 @@ export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
 ]);
 
 const storage = (method: string) => `/${STORAGE_SERVICE_NAME}/${method}`;
+const admin = (method: string) => `/${ADMIN_SERVICE_NAME}/${method}`;
 
 /**
  * The operation each keyed method is audited as (its handler in services/storage-service.ts uses
- * the same name, and checks the scope it needs: read, write, delete, list or presign).
+ * the same name, and checks the scope it needs: read, write, delete, list or presign). AdminService
+ * methods (services/admin.ts) all need `admin` on every bucket (`*:admin`), the same operation
+ * names as the HTTP admin routes.
  */
 export const OPERATIONS: Readonly<Record<string, string>> = {
   [storage("UploadFile")]: "upload",
@@ -31,6 +34,12 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   [storage("ListFiles")]: "list",
   [storage("GetFileUrl")]: "presign",
   [storage("CopyFile")]: "copy",
+  [admin("CreateKey")]: "keys.create",
+  [admin("ListKeys")]: "keys.list",
+  [admin("RotateKey")]: "keys.rotate",
+  [admin("RevokeKey")]: "keys.revoke",
+  [admin("QueryAudit")]: "audit.query",
+  [admin("Reconcile")]: "reconcile",
 };
 
 export type MethodAccess = { kind: "public" } | { kind: "keyed"; operation: string } | { kind: "unmapped" };

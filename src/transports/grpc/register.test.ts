@@ -37,8 +37,9 @@ describe("ServiceRegistry", () => {
     expect(r.methods).toEqual([]);
   });
 
-  it("maps every StorageService method of the .proto, and nothing else", () => {
-    expect(Object.keys(OPERATIONS).sort()).toEqual(paths(storageService).sort());
+  it("maps every StorageService and AdminService method of the .proto, and nothing else", () => {
+    const adminService = storageProto().lumenslate.storage.v1.AdminService.service as ServiceDefinition;
+    expect(Object.keys(OPERATIONS).sort()).toEqual([...paths(storageService), ...paths(adminService)].sort());
   });
 
   it("registers StorageService with strict deserializers and lists what it served", () => {

@@ -11,6 +11,7 @@ import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { grpcMetrics } from "./metrics.ts";
 import { reflectionService } from "./reflection.ts";
 import { type ServedMethod, ServiceRegistry } from "./register.ts";
+import { adminServiceHandlers } from "./services/admin.ts";
 import { InFlight } from "./services/call-scope.ts";
 import { storageServiceHandlers } from "./services/storage-service.ts";
 
@@ -64,8 +65,9 @@ export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentia
 /**
  * Builds, binds and starts the gRPC server on the app: StorageService (every call authenticated
  * by API key and authorized per bucket and key, see interceptors/auth.ts and services/gate.ts),
- * health and reflection (open). Deny by default: only methods with an access rule (methods.ts)
- * are registered, and only through the ServiceRegistry, which throws here on any other.
+ * AdminService (the same, with `*:admin` on every call), health and reflection (open). Deny by
+ * default: only methods with an access rule (methods.ts) are registered, and only through the
+ * ServiceRegistry, which throws here on any other.
  */
 export async function startGrpcServer(app: AppContext, options: GrpcServerOptions = {}): Promise<GrpcServer> {
   const { grpc } = app.config;
@@ -103,6 +105,16 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
       logger,
       inFlight,
       maxMessageBytes: grpc.maxMessageBytes,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.AdminService.service,
+    adminServiceHandlers({
+      service: app.service,
+      security: app.security,
+      logger,
+      inFlight,
+      configuredBuckets: Object.values(app.config.buckets),
     }),
   );
   const health = new GrpcHealth(app, options.health);

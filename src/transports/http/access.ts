@@ -88,3 +88,15 @@ export function pathParams(request: FastifyRequest): { bucket: string; rest: str
 export function noteAudit(request: FastifyRequest, note: AuditNote): void {
   if (request.auth) request.auth.note = { ...request.auth.note, ...note };
 }
+
+/**
+ * Service-wide operations (key management, the audit trail, reconcile) need `admin` on every
+ * bucket, with no prefix (`*:admin`). A key with `admin` on one bucket (`temp:admin`), or on a
+ * prefix only, may not touch other services' keys or read the whole trail.
+ */
+export const SERVICE_WIDE: readonly Target[] = [{ action: "admin", bucket: "*" }];
+
+/** A call of an audited route that turned out to change nothing (a dry run): no record, like a read. */
+export function skipAudit(request: FastifyRequest): void {
+  if (request.auth) request.auth.recorded = true;
+}

@@ -74,6 +74,7 @@ export async function registerOpenApi(fastify: FastifyInstance): Promise<void> {
         { name: "objects", description: "Upload, download, inspect and delete objects" },
         { name: "buckets", description: "Listing and delete by prefix" },
         { name: "presign", description: "Presigned URLs and browser POST policies (S3 backends)" },
+        { name: "admin", description: "API keys, the audit trail and reconcile (needs `*:admin`)" },
         { name: "service", description: "Health, readiness, metrics and this document" },
       ],
     },

@@ -10,6 +10,9 @@ import { registerHttpMetrics } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { REQUEST_ID_HEADER, requestIdFor } from "./request-id.ts";
 import { enforceRoutePolicy, isOriginForm } from "./route-policy.ts";
+import { registerAdminAuditRoute } from "./routes/admin-audit.ts";
+import { registerAdminKeysRoutes } from "./routes/admin-keys.ts";
+import { registerAdminReconcileRoute } from "./routes/admin-reconcile.ts";
 import { registerCopyRoute } from "./routes/copy.ts";
 import { registerCredentialsRoute } from "./routes/credentials.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
@@ -117,6 +120,9 @@ export async function buildHttpApp(
     registerCopyRoute(api, app);
     registerPresignRoutes(api, app);
     registerCredentialsRoute(api, app);
+    registerAdminKeysRoutes(api, app);
+    registerAdminAuditRoute(api, app);
+    registerAdminReconcileRoute(api, app);
   });
   // Streaming bodies, each in a scope with its own content-type parsers.
   await fastify.register(async (scope) => registerObjectUploadRoute(scope, app));

@@ -18,8 +18,8 @@ export interface StorageHandlerDeps {
 }
 
 /** A unary handler: run the core call, answer with its result or the mapped status. */
-function unary<Req, Res>(
-  deps: StorageHandlerDeps,
+export function unary<Req, Res>(
+  deps: Pick<StorageHandlerDeps, "logger" | "security" | "inFlight">,
   run: (request: Req, scope: CallScope, metadata: Metadata) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {

@@ -1,0 +1,83 @@
+import type { ByteRange } from "../backends/object-store.ts";
+import type { BucketReport } from "../core/reconcile.ts";
+import type {
+  CopySource,
+  CopyTarget,
+  Download,
+  ListRequest,
+  ListResult,
+  ObjectInfo,
+  PresignedUrl,
+  PresignRequest,
+} from "../core/types.ts";
+import type { ApiKeyInfoJson } from "../security/admin-json.ts";
+import type { AuditQuery, AuditRecord } from "../security/audit.ts";
+
+/**
+ * What the CLI's commands do to a service, whichever way it is reached: straight on the embedded
+ * or configured database and object store (local mode, local-api.ts), or through a running service's
+ * HTTP API (remote mode, remote/http-api.ts). Both return the same types, so a command prints the
+ * same text and JSON in either mode and never asks which one it has.
+ */
+export interface StorageApi {
+  put(req: PutRequest): Promise<ObjectInfo>;
+  /** Full reads are verified against the object's sha256 (the body fails with DATA_CORRUPTED). */
+  get(bucket: string, key: string, options: GetOptions): Promise<Download>;
+  stat(bucket: string, key: string, versionId?: string): Promise<ObjectInfo>;
+  ls(bucket: string, req: ListRequest): Promise<ListResult>;
+  rm(bucket: string, key: string, versionId?: string): Promise<DeleteOutcome>;
+  /** `owner` is recorded in local mode; a service records the calling key's service instead. */
+  cp(source: CopySource, target: CopyTarget, owner: string): Promise<ObjectInfo>;
+  presign(bucket: string, key: string, req: PresignRequest): Promise<PresignedUrl>;
+  keys: KeysApi;
+  audit(query: AuditQuery): Promise<AuditRecord[]>;
+  reconcile(req: ReconcileRequest): Promise<BucketReport[]>;
+}
+
+export interface PutRequest {
+  file: string;
+  bucket: string;
+  key: string;
+  metadata: Record<string, string>;
+  /** Recorded in local mode; a service records the calling key's service instead. */
+  owner: string;
+  contentType?: string;
+  expectedSha256?: string;
+  signal: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface GetOptions {
+  versionId?: string;
+  range?: ByteRange;
+  signal: AbortSignal;
+}
+
+export interface DeleteOutcome {
+  versionId?: string;
+  deleteMarker: boolean;
+}
+
+/** An API key as the CLI prints it and the admin API answers (scopes formatted, dates ISO). */
+export type KeyView = ApiKeyInfoJson;
+
+export interface IssuedKeyView {
+  key: KeyView;
+  /** The whole token, shown once. */
+  token: string;
+}
+
+export interface KeysApi {
+  create(req: { service: string; scopes: string[]; rateLimit?: number }): Promise<IssuedKeyView>;
+  list(includeRevoked: boolean): Promise<KeyView[]>;
+  revoke(id: string): Promise<KeyView>;
+  rotate(id: string): Promise<IssuedKeyView>;
+}
+
+export interface ReconcileRequest {
+  /** Empty: every configured bucket that exists. */
+  buckets: string[];
+  repair: boolean;
+  deleteUnindexed: boolean;
+  staleUploadHours?: number;
+}
