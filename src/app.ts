@@ -1,8 +1,9 @@
 import { fileURLToPath } from "node:url";
 import type { BucketAdmin } from "./backends/bucket-admin.ts";
 import { LocalStore } from "./backends/local/local-store.ts";
+import { type ClusterHealth, MinioHealth } from "./backends/minio-health.ts";
 import type { ObjectStore } from "./backends/object-store.ts";
-import { createS3Client } from "./backends/s3/client.ts";
+import { createS3Client, readCa } from "./backends/s3/client.ts";
 import { instrumentS3Client } from "./backends/s3/instrument.ts";
 import { S3BucketAdmin } from "./backends/s3/s3-bucket-admin.ts";
 import { S3Store } from "./backends/s3/s3-store.ts";
@@ -10,7 +11,7 @@ import { type BootstrapChange, bootstrapBuckets } from "./buckets/bootstrap.ts";
 import type { Config } from "./config/config.ts";
 import { StorageService } from "./core/storage-service.ts";
 import type { Logger } from "./log.ts";
-import { type Database, openDatabase, pingDatabase } from "./metadata/database.ts";
+import { type Database, openDatabase, pingDatabase, sharedPool } from "./metadata/database.ts";
 import { MetadataRepository } from "./metadata/repository.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { createSecurity, type Security } from "./security/index.ts";
@@ -26,6 +27,8 @@ export interface AppContext {
   store: ObjectStore;
   admin?: BucketAdmin;
   db: Database;
+  /** The metadata index the core writes; for reads by tools and tests (writes go through `service`). */
+  index: MetadataRepository;
   service: StorageService;
   /** Prometheus metrics on a private registry; transports add their own series. */
   metrics: Metrics;
@@ -34,12 +37,26 @@ export interface AppContext {
   /** API keys, scopes, audit: the one security layer both servers call. */
   security: Security;
   bootstrap(): Promise<BootstrapChange[]>;
-  /** Resolves when both the object store and the database answer; throws UNAVAILABLE otherwise. */
-  ready(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when both the object store and the database answer; throws UNAVAILABLE otherwise.
+   * `store` is "degraded" when a MinIO cluster serves but has no node to spare (minio-health.ts).
+   */
+  ready(signal?: AbortSignal): Promise<Readiness>;
   close(): Promise<void>;
 }
 
-function createBackends(config: Config, metrics: Metrics): { store: ObjectStore; admin?: BucketAdmin } {
+export interface Readiness {
+  store: ClusterHealth;
+}
+
+interface Backends {
+  store: ObjectStore;
+  admin?: BucketAdmin;
+  /** MinIO only: its cluster health API, for a degraded-but-serving cluster. */
+  health?: MinioHealth;
+}
+
+function createBackends(config: Config, metrics: Metrics): Backends {
   if (config.storage.backend === "local") return { store: new LocalStore(config.storage.localRoot) };
   const client = createS3Client(config.s3);
   instrumentS3Client(client, metrics.observeBackendCall);
@@ -48,12 +65,15 @@ function createBackends(config: Config, metrics: Metrics): { store: ObjectStore;
     queueSize: config.storage.multipart.concurrency,
     probeBucket: config.buckets.userData,
   });
-  return { store, admin: new S3BucketAdmin(client, { flavour: config.s3.flavour }) };
+  const admin = new S3BucketAdmin(client, { flavour: config.s3.flavour });
+  if (config.s3.flavour !== "minio" || !config.s3.endpoint) return { store, admin };
+  const ca = config.s3.caFile ? readCa(config.s3.caFile) : undefined;
+  return { store, admin, health: new MinioHealth({ endpoint: config.s3.endpoint, ...(ca ? { ca } : {}) }) };
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<AppContext> {
   const metrics = new Metrics();
-  const { store, admin } = createBackends(config, metrics);
+  const { store, admin, health } = createBackends(config, metrics);
   let db: Database;
   try {
     db = await openDatabase(config.database);
@@ -61,29 +81,42 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     await store.close();
     throw err;
   }
+  const index = new MetadataRepository(db);
   const service = new StorageService({
     store,
-    index: new MetadataRepository(db),
+    index,
     settings: config.storage,
     logger,
   });
   metrics.watchAdmission(() => service.admission);
   metrics.watchRederivedRows(() => service.rederivedRows);
-  const security = createSecurity({ config, db, service, logger });
+  // With a PostgreSQL server, rate-limit budgets live in it and so are shared by every instance of
+  // the deployment; an embedded database is one process's own, so budgets stay in memory.
+  const pool = sharedPool(db);
+  const rateLimitStore = pool ? { client: pool, namespace: config.storage.bucketPrefix } : undefined;
+  const security = createSecurity({
+    config,
+    db,
+    service,
+    logger,
+    ...(rateLimitStore ? { rateLimitStore } : {}),
+  });
   return {
     config,
     logger,
     store,
     ...(admin ? { admin } : {}),
     db,
+    index,
     service,
     metrics,
-    rateLimiter: new RateLimiter(config.rateLimit),
+    rateLimiter: new RateLimiter(config.rateLimit, rateLimitStore),
     security,
     bootstrap: () =>
       bootstrapBuckets({ store, ...(admin ? { admin } : {}), config, policiesDir: POLICIES_DIR }),
     ready: async (signal) => {
       await Promise.all([store.ping(signal), pingDatabase(db)]);
+      return { store: health ? await health.check(signal) : "ok" };
     },
     close: async () => {
       await security.close();

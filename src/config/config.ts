@@ -134,6 +134,7 @@ const envSchema = z.object({
   AUTH_DISABLED: bool(false),
   AUTH_BOOTSTRAP_ADMIN: bool(true),
   AUTH_BOOTSTRAP_KEY_FILE: z.string().default("./data/admin-key"),
+  AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE: z.string().optional(),
   AUTH_KEY_CACHE_TTL: seconds("30s"),
   AUTH_KEY_FAILURE_LIMIT: int(20, 1, 1_000_000),
   AUTH_KEY_FAILURE_WINDOW: seconds("60s"),
@@ -291,6 +292,11 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       bootstrapAdmin: env.AUTH_BOOTSTRAP_ADMIN,
       /** Where that key's token is written, once (a new file, mode 0600); never to a log. */
       bootstrapKeyFile: env.AUTH_BOOTSTRAP_KEY_FILE,
+      /**
+       * A file holding the operator's own `lss_<id>_<secret>` token (e.g. a mounted Kubernetes
+       * Secret): that first admin key is adopted instead of generated, and no key file is written.
+       */
+      bootstrapAdminTokenFile: env.AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE,
       /** How long a verified key is trusted without re-checking; bounds revocation delay across instances. */
       keyCacheTtlSeconds: env.AUTH_KEY_CACHE_TTL,
       /**
@@ -423,6 +429,11 @@ function checkSecurity(config: Config, env: Record<string, string | undefined>):
   }
   if (config.s3.caFile && config.s3.endpoint?.startsWith("http:")) {
     fail("MINIO_CA_FILE is set but the store is reached over plain HTTP: set MINIO_SECURE=true");
+  }
+  if (config.auth.bootstrapAdminTokenFile && !config.auth.bootstrapAdmin) {
+    fail(
+      "AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE needs AUTH_BOOTSTRAP_ADMIN=true (it names the first admin key to create)",
+    );
   }
   if (Boolean(config.minioAdmin.accessKey) !== Boolean(config.minioAdmin.secretKey)) {
     fail("MINIO_ADMIN_ACCESS_KEY and MINIO_ADMIN_SECRET_KEY must be set together");

@@ -6,7 +6,14 @@ import { guardDb } from "../metadata/guard.ts";
 import { DEFAULT_SCRYPT, decoyHash, hashSecret, type ScryptParams, verifySecret } from "./hashing.ts";
 import { type SecurityDatabase, securityDb } from "./schema.ts";
 import { FULL_ACCESS, normaliseScope, type Scope } from "./scopes.ts";
-import { formatToken, generateKeyId, generateSecret, isKeyId, parseToken } from "./tokens.ts";
+import {
+  formatToken,
+  generateKeyId,
+  generateSecret,
+  isKeyId,
+  type ParsedToken,
+  parseToken,
+} from "./tokens.ts";
 
 /**
  * API keys in the metadata database. A key's secret exists in clear only in the value `create` and
@@ -61,6 +68,8 @@ const toInfo = (r: Row): ApiKeyInfo => ({
 const SERVICE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** The service name of the key created on first start. */
 export const BOOTSTRAP_ADMIN_SERVICE = "admin";
+/** The largest per-key rate limit the CLI and the admin APIs accept (requests per window). */
+export const MAX_KEY_RATE_LIMIT = 10_000_000;
 
 export class KeyStore {
   readonly #db: SecurityDatabase;
@@ -186,13 +195,19 @@ export class KeyStore {
    * `deliver` hands the token over (e.g. writes the key file) before the row is committed: if it
    * throws, no key is created and its error is rethrown as it is, so a key nobody received never
    * exists and the next start tries again.
+   *
+   * `adopt` supplies the operator's own token (id and secret) instead: it is called only when no key
+   * ever existed, its errors are rethrown as they are, and the key gets exactly that id and secret
+   * (hashed as always), so nothing secret is generated and nothing needs delivering.
    */
-  async ensureBootstrapAdmin(deliver?: (issued: IssuedKey) => Promise<void>): Promise<IssuedKey | undefined> {
+  async ensureBootstrapAdmin(
+    deliver?: (issued: IssuedKey) => Promise<void>,
+    adopt?: () => Promise<ParsedToken>,
+  ): Promise<IssuedKey | undefined> {
     const anyKey = () => this.#db.selectFrom("api_keys").select("id").limit(1).executeTakeFirst();
     // The usual case (keys exist) costs one cheap query, not a scrypt hash.
     if (await this.#guard(anyKey)) return undefined;
-    const id = generateKeyId();
-    const secret = generateSecret();
+    const { id, secret } = adopt ? await adopt() : { id: generateKeyId(), secret: generateSecret() };
     const secretHash = await hashSecret(secret, this.#params);
     let undelivered: { error: unknown } | undefined;
     return this.#guard(() =>

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { type RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
 import { StorageError } from "../errors.ts";
 import type { ApiKeyInfo, KeyStore } from "./api-keys.ts";
+import { createBudget, type SharedBudgetStore } from "./rate-limit.ts";
 import { FULL_ACCESS, type Principal } from "./scopes.ts";
 import { bearerToken, parseToken } from "./tokens.ts";
 
@@ -19,6 +20,9 @@ import { bearerToken, parseToken } from "./tokens.ts";
  * token this instance has verified before (its cache entry, even expired, proves the caller held
  * the secret): it is re-verified and passes, so a prober who knows a public key id cannot lock out
  * the service already using that key. A new client, or another instance, waits out the window.
+ *
+ * With a shared store (PostgreSQL server) both budgets are counted across every instance, so a
+ * guesser gains nothing by spreading attempts over the replicas behind a load balancer.
  */
 
 export interface FailureBudget {
@@ -38,6 +42,8 @@ export interface AuthenticatorOptions {
   failures?: FailureBudget;
   /** Failed attempts allowed per presented key id per window, from all addresses together. */
   keyIdFailures?: FailureBudget;
+  /** Where the failure budgets live when instances share them (else this process's memory). */
+  store?: SharedBudgetStore;
   now?: () => number;
 }
 
@@ -78,8 +84,8 @@ export class Authenticator {
   readonly #now: () => number;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inFlight = new Map<string, Promise<Principal | undefined>>();
-  readonly #failures: RateLimiterMemory;
-  readonly #keyIdFailures: RateLimiterMemory;
+  readonly #failures: RateLimiterAbstract;
+  readonly #keyIdFailures: RateLimiterAbstract;
   /** Bumped on every invalidation, so a verification that raced a revoke is not cached. */
   #generation = 0;
 
@@ -90,9 +96,15 @@ export class Authenticator {
     this.#max = options.maxCacheEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
     const failures = options.failures ?? DEFAULT_BUDGET;
-    this.#failures = new RateLimiterMemory({ points: failures.points, duration: failures.windowSeconds });
+    this.#failures = createBudget(
+      { name: "authfail", points: failures.points, windowSeconds: failures.windowSeconds },
+      options.store,
+    );
     const perId = options.keyIdFailures ?? DEFAULT_BUDGET;
-    this.#keyIdFailures = new RateLimiterMemory({ points: perId.points, duration: perId.windowSeconds });
+    this.#keyIdFailures = createBudget(
+      { name: "authkey", points: perId.points, windowSeconds: perId.windowSeconds },
+      options.store,
+    );
     options.keys.onInvalidate((keyId) => this.invalidate(keyId));
   }
 
@@ -168,7 +180,7 @@ export class Authenticator {
     }
   }
 
-  async #refuseIfBlocked(limiter: RateLimiterMemory, subject: string): Promise<void> {
+  async #refuseIfBlocked(limiter: RateLimiterAbstract, subject: string): Promise<void> {
     const state = await limiter.get(subject);
     if (state && state.remainingPoints <= 0) throw limited(state.msBeforeNext);
   }
@@ -183,7 +195,7 @@ export class Authenticator {
   }
 }
 
-async function charge(limiter: RateLimiterMemory, subject: string): Promise<void> {
+async function charge(limiter: RateLimiterAbstract, subject: string): Promise<void> {
   try {
     await limiter.consume(subject);
   } catch (res) {

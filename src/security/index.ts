@@ -5,6 +5,7 @@ import type { Config } from "../config/config.ts";
 import type { StorageService } from "../core/storage-service.ts";
 import { isStorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
+import { readAdminTokenFile } from "./admin-token-file.ts";
 import { type IssuedKey, KeyStore } from "./api-keys.ts";
 import { type AuditEvent, AuditLog } from "./audit.ts";
 import {
@@ -18,6 +19,7 @@ import { Authenticator } from "./authenticator.ts";
 import type { ScryptParams } from "./hashing.ts";
 import { writeKeyFile } from "./key-file.ts";
 import { receiveMinioAudit } from "./minio-audit.ts";
+import type { SharedBudgetStore } from "./rate-limit.ts";
 import { type Action, authorize, type Bindings, type Principal } from "./scopes.ts";
 import {
   TemporaryCredentialIssuer,
@@ -62,6 +64,8 @@ export interface SecurityDeps {
   db: Database;
   service: StorageService;
   logger: Logger;
+  /** Where failure budgets live when instances share them (a PostgreSQL server); else memory. */
+  rateLimitStore?: SharedBudgetStore;
   /** Tests only: cheaper hashing. */
   scrypt?: ScryptParams;
 }
@@ -106,8 +110,10 @@ export interface Security {
   /** Lines to print loudly at start-up (and to show on /readyz) — e.g. authentication disabled. */
   warnings(): string[];
   /**
-   * Start-up: creates the first admin key when configured and none ever existed, writing its token
-   * once to AUTH_BOOTSTRAP_KEY_FILE (no file written, no key: throws ConfigError); tells `announce`
+   * Start-up: creates the first admin key when configured and none ever existed: the operator's own
+   * from AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE when set (unreadable or malformed: ConfigError), else a new
+   * one whose token is written once to AUTH_BOOTSTRAP_KEY_FILE (no file written, no key: throws
+   * ConfigError); tells `announce`
    * where it is — and the token itself only with `showToken` (a person at a terminal, not a log
    * collector); prints the warnings; starts the hourly audit export. Nothing of the token is logged.
    */
@@ -131,6 +137,7 @@ export function createSecurity(deps: SecurityDeps): Security {
     disabled: config.auth.disabled,
     cacheTtlSeconds: config.auth.keyCacheTtlSeconds,
     keyIdFailures: config.auth.keyIdFailures,
+    ...(deps.rateLimitStore ? { store: deps.rateLimitStore } : {}),
   });
   const issuer = new TemporaryCredentialIssuer(config);
   let exporter: AuditExporter | undefined;
@@ -201,7 +208,19 @@ export function createSecurity(deps: SecurityDeps): Security {
         logger.warn(line);
         announce(`WARNING: ${line}`);
       }
-      if (!config.auth.disabled && config.auth.bootstrapAdmin) {
+      const tokenFile = config.auth.bootstrapAdminTokenFile;
+      if (!config.auth.disabled && config.auth.bootstrapAdmin && tokenFile) {
+        const adopted = await keys.ensureBootstrapAdmin(undefined, () => readAdminTokenFile(tokenFile));
+        if (adopted) {
+          logger.info(
+            { keyId: adopted.key.id },
+            "created the first admin API key from the token in AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE",
+          );
+          announce(
+            `Created the first admin API key (id ${adopted.key.id}) from the token in AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE; no token was generated or written.`,
+          );
+        }
+      } else if (!config.auth.disabled && config.auth.bootstrapAdmin) {
         const keyFile = path.resolve(config.auth.bootstrapKeyFile);
         const issued = await createBootstrapAdmin(keys, keyFile);
         if (issued) {

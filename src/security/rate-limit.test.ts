@@ -24,3 +24,39 @@ describe("RateLimiter", () => {
     for (let i = 0; i < 5; i++) await limiter.consume("a");
   });
 });
+
+describe("RateLimiter with a shared store", () => {
+  it("keeps its budgets in the store, under the deployment's namespace", async () => {
+    const queries: { text: string; values?: unknown[] }[] = [];
+    // Answers like PostgreSQL's upsert would for a fresh window: this many points used so far.
+    let used = 0;
+    const client = {
+      query: async (q: { text: string; values?: unknown[] }) => {
+        queries.push(q);
+        used += 1;
+        return { rows: [{ points: used, expire: Date.now() + 60_000 }], rowCount: 1 };
+      },
+    };
+    const limiter = new RateLimiter(
+      { enabled: true, requests: 2, windowSeconds: 60 },
+      { client, namespace: "staging-" },
+    );
+    await limiter.consume("key:a");
+    await limiter.consume("key:a");
+    await expect(limiter.consume("key:a")).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    expect(queries.length).toBe(3);
+    expect(queries.every((q) => q.text.includes('"rate_limits"'))).toBe(true);
+    expect(queries[0]?.values?.[0]).toBe("staging-rl2:key:a");
+  });
+
+  it("falls back to this instance's memory when the store fails, rather than failing requests", async () => {
+    const client = { query: async () => Promise.reject(new Error("connection refused")) };
+    const limiter = new RateLimiter(
+      { enabled: true, requests: 2, windowSeconds: 60 },
+      { client, namespace: "" },
+    );
+    await limiter.consume("a");
+    await limiter.consume("a");
+    await expect(limiter.consume("a")).rejects.toMatchObject({ code: "RATE_LIMITED" });
+  });
+});

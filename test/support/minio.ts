@@ -31,6 +31,8 @@ export interface MinioServer {
   start(): Promise<void>;
   /** Kill the server and remove the temp dir the harness made (never a caller's dataDir). */
   destroy(): Promise<void>;
+  /** The process id while running. */
+  readonly pid: number | undefined;
 }
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -152,9 +154,12 @@ function installCleanup(): void {
   process.once("exit", killAll);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const onSignal = () => {
+      // Someone else handles this signal (scripts/stack.ts stops its children gracefully): leave
+      // it to them; the "exit" handler still kills whatever is left when the process goes away.
+      if (process.listenerCount(signal) > 0) return;
       killAll();
-      // Keep the default "die on this signal" unless someone else also handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      // Keep the default "die on this signal".
+      process.kill(process.pid, signal);
     };
     process.once(signal, onSignal);
   }
@@ -203,6 +208,24 @@ function minioEnv(
   };
 }
 
+/** How to run one `minio server` process. */
+interface NodeSpec {
+  binary: string;
+  /** The drives: one data dir (single node), or the whole cluster's endpoint list (distributed). */
+  drives: string[];
+  /** Where the node's own files live; the log and the (empty) certs dir go beside it. */
+  dataDir: string;
+  ownedRoot: string | undefined;
+  port: number;
+  consolePort: number;
+  accessKey: string;
+  secretKey: string;
+  extraEnv?: Record<string, string> | undefined;
+  tls?: { certsDir: string; ca: Buffer } | undefined;
+  /** Run in a process group of its own, so a Ctrl-C at the terminal reaches only its parent. */
+  detached?: boolean | undefined;
+}
+
 class MinioProcess implements MinioServer {
   readonly endpoint: string;
   readonly port: number;
@@ -211,36 +234,39 @@ class MinioProcess implements MinioServer {
   readonly dataDir: string;
   readonly logFile: string;
   readonly #binary: string;
+  readonly #drives: string[];
   readonly #consolePort: number;
   readonly #certsDir: string;
   readonly #ownedRoot: string | undefined;
   readonly #extraEnv: Record<string, string>;
   readonly #ca: Buffer | undefined;
+  readonly #detached: boolean;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #tail = "";
 
-  constructor(
-    binary: string,
-    dataDir: string,
-    ownedRoot: string | undefined,
-    ports: [number, number],
-    extraEnv: Record<string, string> = {},
-    tls?: { certsDir: string; ca: Buffer },
-  ) {
-    this.#binary = binary;
-    this.#extraEnv = extraEnv;
-    this.dataDir = dataDir;
-    this.#ownedRoot = ownedRoot;
-    [this.port, this.#consolePort] = ports;
-    this.endpoint = `${tls ? "https" : "http"}://127.0.0.1:${this.port}`;
-    this.accessKey = "lumenslate-test";
-    this.secretKey = randomBytes(24).toString("base64url");
-    const parent = dirname(dataDir);
-    this.logFile = join(parent, `${basename(dataDir)}-minio.log`);
+  constructor(spec: NodeSpec) {
+    this.#binary = spec.binary;
+    this.#drives = spec.drives;
+    this.#extraEnv = spec.extraEnv ?? {};
+    this.#detached = spec.detached ?? false;
+    this.dataDir = spec.dataDir;
+    this.#ownedRoot = spec.ownedRoot;
+    this.port = spec.port;
+    this.#consolePort = spec.consolePort;
+    this.endpoint = `${spec.tls ? "https" : "http"}://127.0.0.1:${this.port}`;
+    this.accessKey = spec.accessKey;
+    this.secretKey = spec.secretKey;
+    const parent = dirname(spec.dataDir);
+    this.logFile = join(parent, `${basename(spec.dataDir)}-minio.log`);
     // Without TLS the certs dir is an empty path beside the data, so MinIO serves plain HTTP.
-    this.#certsDir = tls?.certsDir ?? join(parent, `${basename(dataDir)}-certs`);
-    this.#ca = tls?.ca;
+    this.#certsDir = spec.tls?.certsDir ?? join(parent, `${basename(spec.dataDir)}-certs`);
+    this.#ca = spec.tls?.ca;
+  }
+
+  /** The process id while running (for callers that check nothing is left behind). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   /** The last few KB MinIO printed, for error messages. */
@@ -258,7 +284,7 @@ class MinioProcess implements MinioServer {
       this.#binary,
       [
         "server",
-        this.dataDir,
+        ...this.#drives,
         "--address",
         `127.0.0.1:${this.port}`,
         "--console-address",
@@ -266,7 +292,11 @@ class MinioProcess implements MinioServer {
         "--certs-dir",
         this.#certsDir,
       ],
-      { env: minioEnv(this.accessKey, this.secretKey, this.#extraEnv), stdio: ["ignore", "pipe", "pipe"] },
+      {
+        env: minioEnv(this.accessKey, this.secretKey, this.#extraEnv),
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: this.#detached,
+      },
     );
     const capture = (chunk: Buffer) => {
       log.write(chunk);
@@ -350,17 +380,34 @@ class MinioProcess implements MinioServer {
   }
 }
 
+/** Settings both starters take. */
+export interface MinioStartOptions {
+  env?: Record<string, string>;
+  /** Root credentials (default: `lumenslate-test` and a random secret). */
+  accessKey?: string;
+  secretKey?: string;
+  /** Run each server in a process group of its own (see scripts/stack.ts). */
+  detached?: boolean;
+}
+
 /**
  * Starts a MinIO server on random free loopback ports (S3 API and console) and waits until it
  * serves S3. Without `dataDir` it uses a fresh temp dir, which `destroy()` removes. `env` adds
- * MINIO_* settings on top of the harness's own (e.g. an audit webhook target).
+ * MINIO_* settings on top of the harness's own (e.g. an audit webhook target). `port` and
+ * `consolePort` pin the ports (0 or unset: free ones).
  *
  * `certsDir` serves TLS: MinIO reads `public.crt` + `private.key` from it (its `--certs-dir`), the
  * endpoint becomes https and the readiness probe trusts `ca` (PEM; default: `<certsDir>/CAs/ca.crt`,
  * else `public.crt` itself for a self-signed certificate). The caller keeps and removes certsDir.
  */
 export async function startMinio(
-  options: { dataDir?: string; env?: Record<string, string>; certsDir?: string; ca?: Buffer | string } = {},
+  options: MinioStartOptions & {
+    dataDir?: string;
+    certsDir?: string;
+    ca?: Buffer | string;
+    port?: number;
+    consolePort?: number;
+  } = {},
 ): Promise<MinioServer> {
   const binary = await findMinioBinary();
   const tls = options.certsDir ? await tlsSettings(options.certsDir, options.ca) : undefined;
@@ -368,23 +415,152 @@ export async function startMinio(
   if (ownedRoot) tempRoots.add(ownedRoot);
   const dataDir = options.dataDir ? resolve(options.dataDir) : join(ownedRoot ?? "", "data");
   await mkdir(dataDir, { recursive: true });
+  const credentials = rootCredentials(options);
+  const pinned = Boolean(options.port && options.consolePort);
   for (let attempt = 1; ; attempt++) {
-    const [port = 0, consolePort = 0] = await freePorts(2);
-    const server = new MinioProcess(binary, dataDir, ownedRoot, [port, consolePort], options.env, tls);
+    const [free1 = 0, free2 = 0] = pinned ? [] : await freePorts(2);
+    const server = new MinioProcess({
+      binary,
+      drives: [dataDir],
+      dataDir,
+      ownedRoot,
+      port: options.port || free1,
+      consolePort: options.consolePort || free2,
+      ...credentials,
+      extraEnv: options.env,
+      tls,
+      detached: options.detached,
+    });
     try {
       await server.start();
       return server;
     } catch (err) {
-      // Another process may grab a port between our probe and MinIO's bind: try fresh ports.
-      const clash = /address already in use/i.test(server.outputTail);
-      if (!clash || attempt >= 3) {
+      if (!(await retryOnClash([server], attempt, pinned))) {
         // Keep the temp dir (it is small) so the log named in the error can still be read.
-        await server.kill();
         if (ownedRoot) tempRoots.delete(ownedRoot);
         throw err;
       }
     }
   }
+}
+
+/** A MinIO cluster of several server processes on this machine: one erasure-coded pool. */
+export interface DistributedMinio {
+  /** Node 1's endpoint (any node serves the whole cluster). */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  /** Each node, to kill and restart one at a time. */
+  nodes: MinioServer[];
+  /** The cluster's endpoint list, as every node was started with it. */
+  drives: string[];
+  /** SIGTERM every node and wait. */
+  stop(): Promise<void>;
+  /** Kill every node and remove the temp dir the harness made. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts a distributed MinIO: `nodes` processes (default 4) with `drivesPerNode` drives each
+ * (default 2), one shared endpoint list, distinct loopback ports and data dirs, and waits until
+ * every node reports write quorum. MinIO takes a machine that looks like a container (as CI ones
+ * do) for an orchestrated one and then waits forever for loopback endpoints to "resolve to a
+ * real IP": `_MINIO_SERVER_LOCAL=127.0.0.1:<its port>` tells each node which endpoints are its own.
+ * `ports` and `consolePorts` pin the ports (default: free ones); `dataDir` keeps the data there.
+ */
+export async function startDistributedMinio(
+  options: MinioStartOptions & {
+    nodes?: number;
+    drivesPerNode?: number;
+    dataDir?: string;
+    ports?: number[];
+    consolePorts?: number[];
+  } = {},
+): Promise<DistributedMinio> {
+  const count = options.nodes ?? 4;
+  const perNode = options.drivesPerNode ?? 2;
+  // Erasure coding needs at least 2 nodes; MinIO refuses fewer than 4 drives in a distributed setup.
+  if (count < 2 || count * perNode < 4) throw new Error("a distributed MinIO needs 2+ nodes and 4+ drives");
+  const binary = await findMinioBinary();
+  const ownedRoot = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), "lumenslate-minio-"));
+  if (ownedRoot) tempRoots.add(ownedRoot);
+  const root = options.dataDir ? resolve(options.dataDir) : (ownedRoot ?? "");
+  const credentials = rootCredentials(options);
+  const pinned = Boolean(options.ports?.length && options.consolePorts?.length);
+  for (let attempt = 1; ; attempt++) {
+    const free = pinned ? [] : await freePorts(2 * count);
+    const ports = pinned ? (options.ports ?? []) : free.slice(0, count);
+    const consolePorts = pinned ? (options.consolePorts ?? []) : free.slice(count);
+    if (ports.length !== count || consolePorts.length !== count) {
+      throw new Error(`a ${count}-node MinIO needs ${count} ports and ${count} console ports`);
+    }
+    // One explicit list (no `{1...n}` ellipses): each node's drives sit in a directory of its own,
+    // which a port range and a path range cannot express together on one host.
+    const nodeDirs = ports.map((_, i) => join(root, `node${i + 1}`));
+    const drives = ports.flatMap((port, i) =>
+      Array.from({ length: perNode }, (_, d) => `http://127.0.0.1:${port}${nodeDirs[i]}/d${d + 1}`),
+    );
+    for (const dir of nodeDirs) await mkdir(dir, { recursive: true });
+    const nodes = ports.map(
+      (port, i) =>
+        new MinioProcess({
+          binary,
+          drives,
+          dataDir: nodeDirs[i] ?? root,
+          ownedRoot: undefined, // the cluster removes it once, not each node
+          port,
+          consolePort: consolePorts[i] ?? 0,
+          ...credentials,
+          extraEnv: { ...options.env, _MINIO_SERVER_LOCAL: `127.0.0.1:${port}` },
+          detached: options.detached,
+        }),
+    );
+    // Together: no node reports write quorum before enough of the others are up.
+    const started = await Promise.allSettled(nodes.map((node) => node.start()));
+    const failed = started.find((r) => r.status === "rejected");
+    if (!failed) {
+      const [first] = nodes;
+      if (!first) throw new Error("no nodes");
+      return {
+        endpoint: first.endpoint,
+        accessKey: credentials.accessKey,
+        secretKey: credentials.secretKey,
+        nodes,
+        drives,
+        stop: async () => {
+          await Promise.all(nodes.map((n) => n.stop()));
+        },
+        destroy: async () => {
+          await Promise.all(nodes.map((n) => n.kill()));
+          if (ownedRoot) {
+            await rm(ownedRoot, { recursive: true, force: true });
+            tempRoots.delete(ownedRoot);
+          }
+        },
+      };
+    }
+    if (!(await retryOnClash(nodes, attempt, pinned))) {
+      if (ownedRoot) tempRoots.delete(ownedRoot);
+      throw failed.reason;
+    }
+  }
+}
+
+function rootCredentials(options: MinioStartOptions): { accessKey: string; secretKey: string } {
+  return {
+    accessKey: options.accessKey ?? "lumenslate-test",
+    secretKey: options.secretKey ?? randomBytes(24).toString("base64url"),
+  };
+}
+
+/**
+ * After a failed start: kills what runs, and says whether to try again on fresh ports (another
+ * process may grab a port between our probe and MinIO's bind; pinned ports are not retried).
+ */
+async function retryOnClash(servers: MinioProcess[], attempt: number, pinned: boolean): Promise<boolean> {
+  await Promise.all(servers.map((s) => s.kill()));
+  const clash = servers.some((s) => /address already in use/i.test(s.outputTail));
+  return clash && !pinned && attempt < 3;
 }
 
 async function tlsSettings(

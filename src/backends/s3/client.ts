@@ -42,7 +42,7 @@ export function createS3Client(s3: Config["s3"]): S3Client {
 }
 
 /** Read once at start-up (the client is built synchronously); names the variable, never the contents. */
-function readCa(path: string): Buffer {
+export function readCa(path: string): Buffer {
   let data: Buffer;
   try {
     data = readFileSync(path);

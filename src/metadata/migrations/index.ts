@@ -113,4 +113,18 @@ export const migrations: Record<string, Migration> = {
       );
     },
   },
+  "0004_rate_limits": {
+    async up(db: Kysely<unknown>) {
+      // Rate-limit budgets shared by every instance (src/security/rate-limit.ts). Columns in the
+      // order and of the kinds rate-limiter-flexible's PostgreSQL store writes: points used in the
+      // window, and when the window ends (ms since the epoch). Keys carry the deployment's prefix.
+      await sql`
+        create table rate_limits (
+          key text primary key,
+          points integer not null default 0,
+          expire bigint
+        )`.execute(db);
+      await sql`create index rate_limits_expire_idx on rate_limits (expire)`.execute(db);
+    },
+  },
 };

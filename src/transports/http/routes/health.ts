@@ -11,6 +11,11 @@ const Unavailable = z.object({ status: z.literal("unavailable"), code: z.string(
 const Ready = z.object({
   status: z.literal("ready"),
   backend: z.string(),
+  store: z
+    .enum(["ok", "degraded"])
+    .describe(
+      "degraded: a distributed MinIO serves reads and writes but could not lose one more node (a node or drives are down).",
+    ),
   auth: z
     .enum(["enabled", "disabled"])
     .describe("disabled only with AUTH_DISABLED=true (never in production)."),
@@ -22,7 +27,8 @@ const Ready = z.object({
 
 /**
  * /healthz: the process is up. /readyz: the object store and the database both answer; it also says
- * whether API keys are enforced, so a service running open (AUTH_DISABLED=true) is visible.
+ * whether API keys are enforced, so a service running open (AUTH_DISABLED=true) is visible, and
+ * whether a MinIO cluster runs degraded (still 200: it serves, but an operator should look).
  */
 export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext): void {
   const f = fastify.withTypeProvider<ZodTypeProvider>();
@@ -55,11 +61,12 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
     },
     async (request, reply) => {
       try {
-        await app.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
+        const { store } = await app.ready(AbortSignal.timeout(READY_TIMEOUT_MS));
         const warnings = app.security.warnings();
         return {
           status: "ready" as const,
           backend: app.config.storage.backend,
+          store,
           auth: app.security.disabled ? ("disabled" as const) : ("enabled" as const),
           ...(warnings.length > 0 ? { warnings } : {}),
         };
