@@ -19,7 +19,7 @@ export default defineConfig({
           // Embedded PostgreSQL (PGlite) takes seconds to start on a loaded 2-core machine.
           hookTimeout: 60_000,
           testTimeout: 30_000,
-          include: ["src/**/*.test.ts"],
+          include: ["src/**/*.test.ts", "packages/*/src/**/*.test.ts"],
         },
       },
       {

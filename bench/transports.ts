@@ -9,8 +9,8 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { connect, type StorageClient } from "../packages/client/src/index.ts";
 import { createS3Client } from "../src/backends/s3/client.ts";
-import { connect, type StorageClient } from "../src/client/index.ts";
 import { loadConfig } from "../src/config/config.ts";
 
 /**

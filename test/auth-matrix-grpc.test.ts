@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, expect, inject } from "vitest";
-import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import { connect, type StorageClient, StorageClientError } from "../packages/client/src/index.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { type Caller, describeAuthMatrix, type MatrixCalls, type Outcome } from "./support/auth-matrix.ts";
 import { collect } from "./support/data.ts";

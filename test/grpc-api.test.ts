@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { Metadata, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import { connect, type StorageClient, StorageClientError } from "../packages/client/src/index.ts";
 import { ERROR_CODES } from "../src/errors.ts";
 import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";

@@ -8,7 +8,7 @@ import {
 } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { connect, type StorageClient } from "../src/client/index.ts";
+import { connect, type StorageClient } from "../packages/client/src/index.ts";
 import type { AuditRecord } from "../src/security/index.ts";
 import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";

@@ -3,7 +3,7 @@ import { connect as connectHttp2 } from "node:http2";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import { connect, type StorageClient, StorageClientError } from "../packages/client/src/index.ts";
 import { storagePackageDefinition } from "../src/transports/grpc/definition.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
 import type { UploadDecoder } from "../src/transports/grpc/services/upload.ts";

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DownloadResult, StorageClientError } from "../src/client/index.ts";
+import { type DownloadResult, StorageClientError } from "../packages/client/src/index.ts";
 import { SSE_C_KEY_METADATA, SSE_C_MD5_METADATA } from "../src/transports/grpc/sse-c.ts";
 import { sha256Of } from "./support/data.ts";
 import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";

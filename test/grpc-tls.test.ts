@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientTls, connect, type StorageClient, StorageClientError } from "../src/client/index.ts";
+import {
+  type ClientTls,
+  connect,
+  type StorageClient,
+  StorageClientError,
+} from "../packages/client/src/index.ts";
 import { loadTlsMaterial } from "../src/security/index.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";

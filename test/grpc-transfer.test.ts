@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StorageClient } from "../src/client/index.ts";
+import type { StorageClient } from "../packages/client/src/index.ts";
 import type { GrpcServer } from "../src/transports/grpc/server.ts";
 import type { TestApp } from "./support/app.ts";
 import { collect, digestStream, randomSource, sha256Of } from "./support/data.ts";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type StorageClient } from "../src/client/index.ts";
+import { connect, type StorageClient } from "../packages/client/src/index.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
 import { type HttpHarness, json, type ListingJson, startHttp } from "./support/http.ts";
 

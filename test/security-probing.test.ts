@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { connect, type StorageClient } from "../src/client/index.ts";
+import { connect, type StorageClient } from "../packages/client/src/index.ts";
 import type { AuditRecord } from "../src/security/index.ts";
 import { formatToken, generateSecret } from "../src/security/tokens.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";

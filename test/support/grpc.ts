@@ -1,12 +1,12 @@
 import type { DestinationStream } from "pino";
 import { expect } from "vitest";
-import { createApp } from "../../src/app.ts";
 import {
   type ConnectOptions,
   connect,
   type StorageClient,
   StorageClientError,
-} from "../../src/client/index.ts";
+} from "../../packages/client/src/index.ts";
+import { createApp } from "../../src/app.ts";
 import { createLogger } from "../../src/log.ts";
 import {
   type GrpcServer,

@@ -1,6 +1,6 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { toClientError } from "../../client/errors.ts";
+import { toClientError } from "../../../packages/client/src/errors.ts";
 import { ERROR_CODES, type ErrorCode, StorageError } from "../../errors.ts";
 import { ERROR_CODE_KEY, ERROR_DETAILS_KEY, GRPC_STATUS, RETRY_AFTER_KEY, toStatus } from "./status.ts";
 

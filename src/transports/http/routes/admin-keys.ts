@@ -81,6 +81,7 @@ export function registerAdminKeysRoutes(fastify: FastifyInstance, app: AppContex
     config: admin("keys.create", true),
     schema: {
       tags: ["admin"],
+      operationId: "createKey",
       summary: "createKey: create an API key and return its token once",
       body: CreateKeyBody,
       response: { 201: IssuedKeySchema, ...problemResponses },
@@ -103,6 +104,7 @@ export function registerAdminKeysRoutes(fastify: FastifyInstance, app: AppContex
     config: admin("keys.list", false),
     schema: {
       tags: ["admin"],
+      operationId: "listKeys",
       summary: "listKeys: API keys with their scopes, never their secrets",
       querystring: z.object({ all: queryBoolean.optional().describe("true: revoked keys too.") }),
       response: { 200: z.object({ keys: z.array(ApiKeyInfoSchema) }), ...problemResponses },
@@ -119,6 +121,7 @@ export function registerAdminKeysRoutes(fastify: FastifyInstance, app: AppContex
     config: admin("keys.rotate", true),
     schema: {
       tags: ["admin"],
+      operationId: "rotateKey",
       summary: "rotateKey: a new secret for the same key id and scopes; the old token stops working",
       params: KeyParams,
       response: { 200: IssuedKeySchema, ...problemResponses },
@@ -137,6 +140,7 @@ export function registerAdminKeysRoutes(fastify: FastifyInstance, app: AppContex
     config: admin("keys.revoke", true),
     schema: {
       tags: ["admin"],
+      operationId: "revokeKey",
       summary: "revokeKey: revoke an API key at once, for good (idempotent)",
       params: KeyParams,
       response: { 200: z.object({ key: ApiKeyInfoSchema }), ...problemResponses },

@@ -6,6 +6,7 @@ import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, ownerOf } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { objectHeaders, objectPath } from "../headers.ts";
+import { OBJECT_HEADERS } from "../openapi-headers.ts";
 import { ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
 const CopyBody = z.object({
@@ -47,6 +48,9 @@ export function registerCopyRoute(fastify: FastifyInstance, app: AppContext): vo
     schema: {
       tags: ["objects"],
       summary: "Copy an object within or across buckets (server side)",
+      operationId: "copyObject",
+      errors: ["ALREADY_EXISTS"],
+      responseHeaders: { 201: [...OBJECT_HEADERS, "location"] },
       body: CopyBody,
       response: { 201: ObjectInfoSchema, ...problemResponses },
     },

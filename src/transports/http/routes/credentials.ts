@@ -61,6 +61,7 @@ export function registerCredentialsRoute(fastify: FastifyInstance, app: AppConte
     schema: {
       tags: ["presign"],
       summary: "Temporary S3 credentials limited to a prefix (for direct transfers to MinIO)",
+      errors: ["UNSUPPORTED_OPERATION"],
       body: CredentialsBody,
       response: { 200: CredentialsResponse, ...problemResponses },
     },

@@ -71,6 +71,7 @@ export function registerListingRoute(fastify: FastifyInstance, app: AppContext):
     schema: {
       tags: ["buckets"],
       summary: "List objects (prefix, one level or recursive, cursor pages)",
+      operationId: "listObjects",
       params: BucketParams,
       querystring: ListQuery,
       response: { 200: ListResponse, ...problemResponses },

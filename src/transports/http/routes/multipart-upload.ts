@@ -156,6 +156,7 @@ export async function registerMultipartUploadRoutes(
     schema: {
       ...schema,
       summary: "Upload files with multipart/form-data at the top of the bucket",
+      operationId: "uploadForm",
       params: z.object({ bucket: ObjectParams.shape.bucket }),
     },
     handler: async (request, reply) => {
@@ -180,6 +181,7 @@ export async function registerMultipartUploadRoutes(
     schema: {
       ...schema,
       summary: "Upload files with multipart/form-data under a key prefix (the path is a folder)",
+      operationId: "uploadFormUnderPrefix",
       params: ObjectParams,
     },
     handler: async (request, reply) => {

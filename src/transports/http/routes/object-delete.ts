@@ -45,6 +45,10 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
     schema: {
       tags: ["objects"],
       summary: "Delete an object, or one version of it",
+      operationId: "deleteObject",
+      errors: ["PRECONDITION_FAILED"],
+      requestHeaders: ["if-match", "if-unmodified-since"],
+      responseHeaders: { 204: ["x-version-id", "x-delete-marker"] },
       description:
         "Without versionId a versioned bucket keeps the data under a delete marker. If-Match (an ETag) " +
         "makes the delete conditional (checked just before deleting; 412 when it does not hold).",
@@ -105,6 +109,7 @@ export function registerDeleteRoutes(fastify: FastifyInstance, app: AppContext):
     schema: {
       tags: ["buckets"],
       summary: "Delete every object under a prefix (batched; reports counts)",
+      operationId: "deletePrefix",
       description:
         "Deletes in batches of up to 1000 keys. An empty prefix (the whole bucket) is refused unless all=true. " +
         "Failures are counted, not fatal: check `failed`.",

@@ -9,6 +9,7 @@ import { evaluatePreconditions, hasPreconditions, rangeApplies } from "../condit
 import { applyContentSafety } from "../content-safety.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { objectHeaders } from "../headers.ts";
+import { CONDITIONAL_HEADERS, OBJECT_HEADERS, READ_HEADERS, SSE_C_HEADERS } from "../openapi-headers.ts";
 import { contentRange, parseRange, type RangeSpec, resolveRange } from "../range.ts";
 import { OBJECT_URL, ObjectParams, problemResponses } from "../schemas.ts";
 import { customerKeyFromHeaders } from "../sse-c.ts";
@@ -28,7 +29,15 @@ const notModified = z
   .undefined()
   .describe("Not modified: the caller's copy is current (ETag, Last-Modified)");
 
-const bytes = (description: string) => ({ description, content: { "*/*": { schema: z.string() } } });
+/** The object's bytes, as generators expect binary: the actual Content-Type is the object's own. */
+const bytes = (description: string) => ({
+  description: `${description} (Content-Type is the object's own)`,
+  content: {
+    "application/octet-stream": {
+      schema: z.string().meta({ format: "binary", contentMediaType: "application/octet-stream" }),
+    },
+  },
+});
 
 const preconditionFailed = () =>
   new StorageError(
@@ -93,6 +102,10 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
     schema: {
       tags: ["objects"],
       summary: "Object headers only (size, type, ETag, sha256, metadata)",
+      operationId: "statObject",
+      errors: ["PRECONDITION_FAILED"],
+      requestHeaders: [...CONDITIONAL_HEADERS, ...SSE_C_HEADERS],
+      responseHeaders: { 200: READ_HEADERS, 304: OBJECT_HEADERS },
       params: ObjectParams,
       querystring: ReadQuery,
       response: { 200: z.undefined().describe("Headers only"), 304: notModified, ...problemResponses },
@@ -123,6 +136,10 @@ export function registerObjectReadRoutes(fastify: FastifyInstance, app: AppConte
         "connection. One byte range per request (bytes=a-b, a-, -n): 206 with Content-Range, 416 with " +
         "`Content-Range: bytes */size` when it lies outside the object. x-checksum-sha256 is always the " +
         "whole object's.",
+      operationId: "downloadObject",
+      errors: ["PRECONDITION_FAILED", "RANGE_NOT_SATISFIABLE", "DATA_CORRUPTED"],
+      requestHeaders: ["range", "if-range", ...CONDITIONAL_HEADERS, ...SSE_C_HEADERS],
+      responseHeaders: { 200: READ_HEADERS, 206: [...READ_HEADERS, "content-range"], 304: OBJECT_HEADERS },
       params: ObjectParams,
       querystring: ReadQuery,
       response: {

@@ -7,6 +7,7 @@ import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, ownerOf, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { CHECKSUM_HEADER, metadataFromHeaders, objectHeaders, objectPath } from "../headers.ts";
+import { OBJECT_HEADERS, SSE_C_HEADERS } from "../openapi-headers.ts";
 import {
   binaryBody,
   OBJECT_URL,
@@ -86,6 +87,9 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
       headers: UploadHeaders,
       consumes: ["*/*"],
       streamedBody: binaryBody("The object's bytes"),
+      operationId: "uploadObject",
+      requestHeaders: [...SSE_C_HEADERS, "x-meta-{name}"],
+      responseHeaders: { 201: [...OBJECT_HEADERS, "location"] },
       response: { 201: ObjectInfoSchema, ...problemResponses },
     },
     handler: async (request, reply) => {

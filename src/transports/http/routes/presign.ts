@@ -78,6 +78,7 @@ export function registerPresignRoutes(fastify: FastifyInstance, app: AppContext)
     schema: {
       tags: ["presign"],
       summary: "A presigned GET or PUT URL with bounded expiry",
+      errors: ["UNSUPPORTED_OPERATION"],
       body: PresignBody,
       response: { 200: PresignResponse, ...problemResponses },
     },
@@ -116,6 +117,7 @@ export function registerPresignRoutes(fastify: FastifyInstance, app: AppContext)
     schema: {
       tags: ["presign"],
       summary: "A presigned POST policy for browser form uploads (size and content-type conditions)",
+      errors: ["UNSUPPORTED_OPERATION"],
       description:
         "The object store enforces the key, `content-length-range` 0..maxSize and the Content-Type " +
         "condition. The bytes bypass this service: the object is indexed by the next `reconcile`.",

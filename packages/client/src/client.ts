@@ -1,0 +1,317 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type ChannelCredentials,
+  type ChannelOptions,
+  credentials as grpcCredentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
+import { setCustomerKeyMetadata, storageProto } from "./definition.ts";
+import { toClientError } from "./errors.ts";
+import type { FileInfo__Output } from "./generated/lumenslate/storage/v1/FileInfo.ts";
+import type { GetFileUrlResponse__Output } from "./generated/lumenslate/storage/v1/GetFileUrlResponse.ts";
+import type { ListFilesResponse__Output } from "./generated/lumenslate/storage/v1/ListFilesResponse.ts";
+import type { StatFileResponse__Output } from "./generated/lumenslate/storage/v1/StatFileResponse.ts";
+import type { StorageServiceClient } from "./generated/lumenslate/storage/v1/StorageService.ts";
+import { AUTHORIZATION_KEY, REQUEST_ID_KEY, USER_ID_KEY } from "./generated/protocol.ts";
+import type {
+  CallOptions,
+  CopyResult,
+  CustomerKeyOption,
+  DeleteResult,
+  DownloadOptions,
+  DownloadResult,
+  FileInfo,
+  ListOptions,
+  ListPage,
+  ObjectRef,
+  PresignedUrl,
+  StatOptions,
+  UploadOptions,
+  UploadResult,
+  UrlOptions,
+} from "./types.ts";
+
+/** TLS to the server (PEM as Buffers or strings). */
+export interface ClientTls {
+  /** CA the server's certificate must chain to; omit to trust the system's roots. */
+  ca?: Buffer | string;
+  /** Client certificate and its key, for a server that requires client certificates. */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /** The name the server's certificate must carry, when it is not the host in the address. */
+  serverName?: string;
+}
+
+export interface ConnectOptions {
+  /** The API key (`lss_...`), sent as `authorization: Bearer <token>` with every call. */
+  token?: string;
+  /** Sent as `x-user-id` with every call (binds `{user_id}` in the key's scopes); a call's own wins. */
+  userId?: string;
+  /** Connect over TLS. Default: plaintext (inside the cluster; TLS ends at the mesh or proxy). */
+  tls?: ClientTls;
+  /** Any other channel credentials (instead of `tls`). */
+  credentials?: ChannelCredentials;
+  channelOptions?: ChannelOptions;
+  /** Metadata sent with every call. */
+  metadata?: Record<string, string>;
+  /** Deadline for unary calls without their own `timeoutMs` (default 30 s); streams have none by default. */
+  timeoutMs?: number;
+  /** Upload message size (default 1 MiB; must stay below the server's GRPC_MAX_MESSAGE_SIZE, 4 MiB by default). */
+  chunkSize?: number;
+}
+
+const MiB = 1024 * 1024;
+
+const pem = (value: Buffer | string | undefined) =>
+  value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(value);
+
+/** Channel credentials and options for the connect options' TLS settings. */
+function channelSecurity(options: ConnectOptions): {
+  credentials: ChannelCredentials;
+  channel: ChannelOptions;
+} {
+  const { tls } = options;
+  if (!tls) return { credentials: options.credentials ?? grpcCredentials.createInsecure(), channel: {} };
+  if (options.credentials) throw new TypeError("Pass either `tls` or `credentials`, not both.");
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError("A client certificate needs its key (`tls.cert` and `tls.key` together).");
+  }
+  return {
+    credentials: grpcCredentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert)),
+    channel: tls.serverName
+      ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }
+      : {},
+  };
+}
+
+const toDate = (ts: { seconds: number; nanos: number } | null | undefined): Date =>
+  new Date(ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : 0);
+
+const toFileInfo = (file: FileInfo__Output | null | undefined): FileInfo => {
+  if (!file) throw toClientError(new Error("The server sent no file info."));
+  return { ...file, lastModified: toDate(file.lastModified) };
+};
+
+/**
+ * Typed client for lumenslate.storage.v1.StorageService. Every method rejects with
+ * StorageClientError, whose `code` is the service's stable error code.
+ */
+export class StorageClient {
+  /** The generated grpc-js client, for anything the helpers do not cover. */
+  readonly raw: StorageServiceClient;
+  readonly #options: ConnectOptions;
+  readonly #chunkSize: number;
+  /** Kept private so the client never prints it (inspect, JSON, errors). */
+  readonly #authorization: string | undefined;
+
+  constructor(address: string, options: ConnectOptions = {}) {
+    const Client = storageProto().lumenslate.storage.v1.StorageService;
+    const security = channelSecurity(options);
+    this.raw = new Client(address, security.credentials, {
+      "grpc.max_receive_message_length": 64 * MiB,
+      // HTTP/2's default 64 KiB receive window stalls large downloads on every WINDOW_UPDATE round
+      // trip; a few MiB keeps the server sending while bounding what one call can buffer here.
+      "grpc-node.flow_control_window": 8 * MiB,
+      ...security.channel,
+      ...options.channelOptions,
+    });
+    const { token, ...rest } = options;
+    this.#options = rest;
+    this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
+    this.#chunkSize = options.chunkSize ?? MiB;
+  }
+
+  /** Resolves once the channel is connected (or rejects after `timeoutMs`). */
+  ready(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.raw.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(toClientError(err)) : resolve()));
+    });
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+
+  #setup(options: CallOptions & CustomerKeyOption, stream: boolean): CallSetup {
+    const metadata = new Metadata();
+    for (const [key, value] of Object.entries(this.#options.metadata ?? {})) metadata.set(key, value);
+    if (this.#authorization) metadata.set(AUTHORIZATION_KEY, this.#authorization);
+    const userId = options.userId ?? this.#options.userId;
+    if (userId !== undefined) metadata.set(USER_ID_KEY, userId);
+    if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+    // After the connect-level metadata, so a call's own key wins.
+    if (options.sseCustomerKey) setCustomerKeyMetadata(metadata, options.sseCustomerKey);
+    const timeoutMs = options.timeoutMs ?? (stream ? undefined : (this.#options.timeoutMs ?? 30_000));
+    return {
+      metadata,
+      options: timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs },
+      signal: options.signal,
+    };
+  }
+
+  /** Streams `body` to bucket/objectName; resolves when the object is stored and indexed. */
+  upload(body: UploadBody, options: UploadOptions): Promise<UploadResult> {
+    const header = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      contentType: options.contentType ?? "",
+      metadata: options.metadata ?? {},
+      ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
+      ...(options.sha256 !== undefined ? { sha256: options.sha256 } : {}),
+    };
+    return uploadCall(
+      this.raw,
+      body,
+      header,
+      this.#setup(options, true),
+      this.#chunkSize,
+      options.onProgress,
+    );
+  }
+
+  /** upload() from a Node Readable (alias, for symmetry with downloadStream). */
+  uploadStream(readable: Readable, options: UploadOptions): Promise<UploadResult> {
+    return this.upload(readable, options);
+  }
+
+  /** Streams a local file up, announcing its size so a short or long read is refused. */
+  async uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
+    const { size } = await stat(path);
+    return this.upload(createReadStream(path, { highWaterMark: this.#chunkSize }), {
+      ...options,
+      expectedSize: options.expectedSize ?? size,
+    });
+  }
+
+  /**
+   * Starts a download and resolves with the header and a Readable of the bytes once the header
+   * arrives. Reading slowly slows the server; destroying the stream cancels the call.
+   */
+  async downloadStream(options: DownloadOptions): Promise<DownloadResult> {
+    const request = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
+      ...(options.range ? { range: options.range } : {}),
+    };
+    const { header, stream } = await downloadCall(this.raw, request, this.#setup(options, true), {
+      verify: options.verify === true,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const range = header.range;
+    return {
+      file: toFileInfo(header.file),
+      contentLength: header.contentLength,
+      ...(range ? { range: { start: range.start, end: range.end ?? range.start } } : {}),
+      stream,
+    };
+  }
+
+  /** Downloads to `path` atomically: a temp file beside it is renamed only after a complete read. */
+  async downloadToFile(path: string, options: DownloadOptions): Promise<FileInfo> {
+    const download = await this.downloadStream(options);
+    const temp = `${path}.partial-${randomBytes(6).toString("hex")}`;
+    try {
+      await pipeline(download.stream, createWriteStream(temp));
+      await rename(temp, path);
+    } catch (err) {
+      download.stream.destroy();
+      await rm(temp, { force: true });
+      throw toClientError(err);
+    }
+    return download.file;
+  }
+
+  /** A unary call with this client's metadata and default deadline. */
+  #unary<Res>(
+    options: CallOptions & CustomerKeyOption,
+    start: (setup: CallSetup, callback: (err: ServiceError | null, res?: Res) => void) => { cancel(): void },
+  ): Promise<Res> {
+    const setup = this.#setup(options, false);
+    return unaryCall<Res>((callback) => start(setup, callback), setup.signal);
+  }
+
+  async stat(ref: ObjectRef, options: StatOptions = {}): Promise<FileInfo> {
+    const res = await this.#unary<StatFileResponse__Output>(options, (s, cb) =>
+      this.raw.statFile(ref, s.metadata, s.options, cb),
+    );
+    return toFileInfo(res.file);
+  }
+
+  delete(ref: ObjectRef, options: CallOptions = {}): Promise<DeleteResult> {
+    return this.#unary<DeleteResult>(options, (s, cb) => this.raw.deleteFile(ref, s.metadata, s.options, cb));
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    const request = {
+      bucket: options.bucket,
+      prefix: options.prefix ?? "",
+      recursive: options.recursive ?? false,
+      pageSize: options.pageSize ?? 0,
+      pageToken: options.pageToken ?? "",
+    };
+    const res = await this.#unary<ListFilesResponse__Output>(options, (s, cb) =>
+      this.raw.listFiles(request, s.metadata, s.options, cb),
+    );
+    return {
+      files: res.files.map(toFileInfo),
+      prefixes: res.prefixes,
+      ...(res.nextPageToken ? { nextPageToken: res.nextPageToken } : {}),
+    };
+  }
+
+  /** Every object under the prefix, page after page. */
+  async *listAll(options: Omit<ListOptions, "pageToken">): AsyncGenerator<FileInfo> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.list({ ...options, ...(pageToken ? { pageToken } : {}) });
+      yield* page.files;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  async getUrl(options: UrlOptions): Promise<PresignedUrl> {
+    const request = {
+      bucket: options.bucket,
+      objectName: options.objectName,
+      method: options.method === "PUT" ? ("URL_METHOD_PUT" as const) : ("URL_METHOD_GET" as const),
+      ...(options.expiresInSeconds !== undefined ? { expiresInSeconds: options.expiresInSeconds } : {}),
+      ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+    };
+    const res = await this.#unary<GetFileUrlResponse__Output>(options, (s, cb) =>
+      this.raw.getFileUrl(request, s.metadata, s.options, cb),
+    );
+    return {
+      url: res.url,
+      method: res.method === "URL_METHOD_PUT" ? "PUT" : "GET",
+      expiresAt: toDate(res.expiresAt),
+    };
+  }
+
+  copy(
+    source: ObjectRef,
+    target: Omit<ObjectRef, "versionId">,
+    options: CallOptions = {},
+  ): Promise<CopyResult> {
+    const request = {
+      sourceBucket: source.bucket,
+      sourceObjectName: source.objectName,
+      ...(source.versionId !== undefined ? { sourceVersionId: source.versionId } : {}),
+      targetBucket: target.bucket,
+      targetObjectName: target.objectName,
+    };
+    return this.#unary<CopyResult>(options, (s, cb) => this.raw.copyFile(request, s.metadata, s.options, cb));
+  }
+}
+
+/** A client for the storage service at `address` ("host:port"). The channel connects lazily. */
+export function connect(address: string, options: ConnectOptions = {}): StorageClient {
+  return new StorageClient(address, options);
+}

@@ -1,0 +1,33 @@
+/**
+ * The TypeScript client for the lumenslate-storage gRPC API (@lumenslate/storage-client).
+ *
+ *   const storage = connect("localhost:50051", { token: process.env.STORAGE_API_KEY });
+ *   await storage.uploadFile("./model.bin", { bucket: "model-artifacts", objectName: "m/v1/model.bin" });
+ *   const { stream } = await storage.downloadStream({ bucket: "model-artifacts", objectName: "m/v1/model.bin" });
+ */
+export type { UploadBody } from "./calls.ts";
+export { type ClientTls, type ConnectOptions, connect, StorageClient } from "./client.ts";
+export {
+  AlreadyExistsError,
+  CancelledError,
+  DataCorruptedError,
+  DeadlineExceededError,
+  ERROR_CODES,
+  type ErrorCode,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  OverloadedError,
+  PermissionDeniedError,
+  PreconditionFailedError,
+  RangeNotSatisfiableError,
+  RateLimitedError,
+  StorageClientError,
+  TooLargeError,
+  toClientError,
+  UnauthenticatedError,
+  UnavailableError,
+  UnsupportedOperationError,
+  UnsupportedTypeError,
+} from "./errors.ts";
+export type * from "./types.ts";

@@ -1,0 +1,257 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import rootPkg from "../package.json" with { type: "json" };
+import clientPkg from "../packages/client/package.json" with { type: "json" };
+import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
+
+/**
+ * The npm client as another project gets it: `npm pack` in packages/client (its prepack builds
+ * the JavaScript and .d.ts), `npm install <tarball>` into a fresh project, no server dependency in
+ * its tree, the scenario type-checked against the installed .d.ts and run by Node against a real
+ * service on MinIO. npm reads dependency metadata from the registry (a tarball carries no lockfile);
+ * the tarballs come from npm's cache, warm after `npm ci`.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const CLIENT = join(ROOT, "packages/client");
+const NODE24 = join(ROOT, "node_modules/node/bin/node");
+const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(file: string, args: string[], cwd: string, extra: Record<string, string> = {}): Promise<Run> {
+  // Without npm's per-script variables (`npm test` sets npm_config_*), with Node 24 first on PATH.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.toLowerCase().startsWith("npm_")) env[name] = value;
+  }
+  env.PATH = [dirname(NODE24), join(ROOT, "node_modules/.bin"), env.PATH].join(delimiter);
+  return new Promise((done) => {
+    execFile(
+      file,
+      args,
+      { cwd, env: { ...env, ...extra }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        done({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function sizeOf(path: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** Every package name in `npm ls --all --json` output. */
+function namesIn(tree: { dependencies?: Record<string, unknown> }, into = new Set<string>()): Set<string> {
+  for (const [name, child] of Object.entries(tree.dependencies ?? {})) {
+    into.add(name);
+    namesIn(child as { dependencies?: Record<string, unknown> }, into);
+  }
+  return into;
+}
+
+/** Type-checks `file` in the consumer project against the installed package's declarations. */
+async function typecheck(file: string): Promise<void> {
+  await writeFile(
+    join(project, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        module: "nodenext",
+        target: "es2023",
+        strict: true,
+        noEmit: true,
+        // Check the package's declarations too, not only the file.
+        skipLibCheck: false,
+        typeRoots: [join(ROOT, "node_modules/@types")],
+        types: ["node"],
+      },
+      files: [file],
+    }),
+  );
+  const tsc = await run(NODE24, [TSC, "-p", "."], project);
+  expect(tsc, tsc.stdout).toMatchObject({ code: 0 });
+}
+
+let scratch: string;
+let project: string;
+let packed: string[];
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "lumenslate-client-pkg-"));
+  project = join(scratch, "consumer");
+  const pack = await run("npm", ["pack", "--json", "--pack-destination", scratch], CLIENT);
+  expect(pack, pack.stderr).toMatchObject({ code: 0 });
+  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
+  packed = info?.files.map((f) => f.path) ?? [];
+  const tarball = join(scratch, info?.filename as string);
+
+  await mkdir(project);
+  expect(await run("npm", ["init", "-y"], project)).toMatchObject({ code: 0 });
+  const install = await run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball],
+    project,
+  );
+  expect(install, install.stderr).toMatchObject({ code: 0 });
+}, 600_000);
+
+afterAll(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe("@lumenslate/storage-client, packed", () => {
+  it("keeps its copies of the server's error codes, metadata keys and proto current", async () => {
+    const check = await run(NODE24, [join(ROOT, "scripts/gen-client-shared.ts"), "--check"], ROOT);
+    expect(check, check.stderr).toMatchObject({ code: 0 });
+  });
+
+  it("ships compiled JavaScript, declarations and the proto; no TypeScript sources or tests", () => {
+    expect(packed).toEqual(
+      expect.arrayContaining([
+        "package.json",
+        "dist/index.js",
+        "dist/index.d.ts",
+        "dist/client.js",
+        "dist/generated/protocol.js",
+        "proto/lumenslate/storage/v1/storage.proto",
+      ]),
+    );
+    expect(packed.filter((p) => /\.test\.|(?<!\.d)\.ts$|^src\//.test(p))).toEqual([]);
+  });
+
+  it("installs with only its own runtime dependencies", async () => {
+    const ls = await run("npm", ["ls", "--all", "--json"], project);
+    const names = namesIn(JSON.parse(ls.stdout) as { dependencies?: Record<string, unknown> });
+    expect(names).toContain("@lumenslate/storage-client");
+    expect(names).toContain("@grpc/grpc-js");
+    const serverOnly = Object.keys(rootPkg.dependencies).filter((d) => !(d in clientPkg.dependencies));
+    expect(serverOnly.length).toBeGreaterThan(10);
+    expect([...names].filter((n) => serverOnly.includes(n))).toEqual([]);
+    // The server's tree is over 100 MB; grpc-js with proto-loader and protobufjs is a few.
+    expect(await sizeOf(join(project, "node_modules"))).toBeLessThan(25 * 1024 * 1024);
+  });
+
+  it("imports by its bare name, without type stripping", async () => {
+    const probe = await run(
+      NODE24,
+      [
+        "--no-experimental-strip-types",
+        "--input-type=module",
+        "-e",
+        'const m = await import("@lumenslate/storage-client"); console.log(typeof m.connect, typeof m.NotFoundError, Object.keys(m.ERROR_CODES).length)',
+      ],
+      project,
+    );
+    expect(probe, probe.stderr).toMatchObject({ code: 0 });
+    expect(probe.stdout.trim()).toMatch(/^function function \d+$/);
+  });
+
+  describe("against a running service", () => {
+    let h: GrpcHarness;
+
+    beforeAll(async () => {
+      h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("runs the README's Node quick start verbatim", async () => {
+      const readme = await readFile(join(ROOT, "README.md"), "utf8");
+      const block = /```ts title="quickstart"\n([\s\S]*?)```/.exec(readme)?.[1];
+      expect(block).toBeDefined();
+      await writeFile(join(project, "quickstart.mts"), block as string);
+      await typecheck("quickstart.mts");
+      const bucket = h.app.config.buckets.temp;
+      const quick = await run(NODE24, ["quickstart.mts"], project, {
+        STORAGE_GRPC_ADDRESS: h.address,
+        STORAGE_API_KEY: await h.issue("quickstart", [`${bucket}:*`]),
+        STORAGE_BUCKET: bucket,
+      });
+      expect(quick, quick.stderr).toMatchObject({ code: 0 });
+      const sha = createHash("sha256").update("hello from Node\n").digest("hex");
+      expect(quick.stdout.trim().split("\n")).toEqual([
+        "sent 16/16 bytes",
+        `stored demo/hello.txt: 16 bytes, sha256 ${sha}`,
+        "listed demo/hello.txt (16 bytes)",
+        expect.stringMatching(/^deleted: NOT_FOUND \(request id [0-9a-f-]{36}\)$/),
+      ]);
+      expect(await readFile(join(project, "hello-copy.txt"), "utf8")).toBe("hello from Node\n");
+    });
+
+    it("type-checks and runs every operation, 2,500-key pagination, 300 MiB with progress, typed errors", {
+      timeout: 900_000,
+    }, async () => {
+      const bucket = h.app.config.buckets.temp;
+      await copyFile(join(ROOT, "test/node-package/scenario.mts"), join(project, "scenario.mts"));
+      await typecheck("scenario.mts");
+
+      const scenario = await run(NODE24, ["scenario.mts"], project, {
+        LSS_ADDRESS: h.address,
+        LSS_TOKEN: await h.issue("pkg-writer", [`${bucket}:*`]),
+        LSS_READER_TOKEN: await h.issue("pkg-reader", [`${bucket}:read`]),
+        LSS_BUCKET: bucket,
+        LSS_BIG_MIB: "300",
+      });
+      expect(scenario, scenario.stderr).toMatchObject({ code: 0 });
+      const out = JSON.parse(scenario.stdout.trim().split("\n").at(-1) as string);
+      const text = "hello from a fresh Node project\n";
+      expect(out.small).toEqual({
+        uploadedSha: expect.stringMatching(/^[0-9a-f]{64}$/),
+        sha: out.small.uploadedSha,
+        statSize: text.length,
+        statMetadata: { origin: "scenario" },
+        statType: "text/plain",
+        downloaded: text,
+        ranged: "hello",
+        fileRoundTrip: true,
+        fileSha: true,
+        copiedKey: "pkg/copy.txt",
+        presignedMethod: "GET",
+        presignedFetch: text,
+        deleted: true,
+        afterDelete: "NotFoundError",
+      });
+      const typed = (name: string, code: string) => ({ name, code, hasRequestId: true });
+      expect(out.errors).toEqual({
+        notFound: typed("NotFoundError", "NOT_FOUND"),
+        invalid: typed("InvalidArgumentError", "INVALID_ARGUMENT"),
+        unauthenticated: typed("UnauthenticatedError", "UNAUTHENTICATED"),
+        denied: typed("PermissionDeniedError", "PERMISSION_DENIED"),
+        precondition: typed("PreconditionFailedError", "PRECONDITION_FAILED"),
+        range: typed("RangeNotSatisfiableError", "RANGE_NOT_SATISFIABLE"),
+      });
+      expect(out.errorClasses).toBe(true);
+      expect(out.readerCanRead).toBe(true);
+      expect(out.pagination).toEqual({ pageSizes: [1000, 1000, 500], distinct: 2500, complete: true });
+      const big = 300 * 1024 * 1024;
+      expect(out.large).toEqual({
+        size: big,
+        serverShaMatches: true,
+        downloadShaMatches: true,
+        receivedBytes: big,
+        upProgress: { calls: expect.any(Number), last: big, increasing: true },
+        downProgress: { calls: expect.any(Number), last: big, increasing: true },
+      });
+      expect(out.large.upProgress.calls).toBeGreaterThan(100);
+      expect(out.large.downProgress.calls).toBeGreaterThan(100);
+    });
+  });
+});
