@@ -16,6 +16,7 @@ import { MetadataRepository } from "./metadata/repository.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { createSecurity, type Security } from "./security/index.ts";
 import { RateLimiter } from "./security/rate-limit.ts";
+import { createProtoRegistry, type ProtoRegistry } from "./stores/proto/index.ts";
 
 /** Template files for bucket policies ship in the repository, beside src/. */
 export const POLICIES_DIR = fileURLToPath(new URL("../policies", import.meta.url));
@@ -30,6 +31,8 @@ export interface AppContext {
   /** The metadata index the core writes; for reads by tools and tests (writes go through `service`). */
   index: MetadataRepository;
   service: StorageService;
+  /** Versioned .proto sets (stores/proto): validated, checked for breaking changes, with generated code. */
+  protos: ProtoRegistry;
   /** Prometheus metrics on a private registry; transports add their own series. */
   metrics: Metrics;
   /** One limiter shared by the HTTP and gRPC servers. */
@@ -109,6 +112,7 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     db,
     index,
     service,
+    protos: createProtoRegistry({ service, config, logger }),
     metrics,
     rateLimiter: new RateLimiter(config.rateLimit, rateLimitStore),
     security,

@@ -42,7 +42,15 @@ describe("gRPC deny by default over every served method", () => {
   const seed = "structural/seed.txt";
 
   beforeAll(async () => {
-    h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    // One unknown token from one address for every keyed method: the failed-authentication budgets
+    // must outlast the number of methods, or later probes would see RATE_LIMITED instead.
+    h = await startGrpc({
+      env: {
+        RATE_LIMIT_ENABLED: "false",
+        AUTH_ADDRESS_FAILURE_LIMIT: "1000",
+        AUTH_KEY_FAILURE_LIMIT: "1000",
+      },
+    });
     buckets = Object.values(h.app.config.buckets);
     await h.client.upload("seed", { bucket: h.app.config.buckets.temp, objectName: seed });
   });

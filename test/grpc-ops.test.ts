@@ -13,7 +13,7 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StorageClient } from "../src/client/index.ts";
+import type { StorageClient } from "../packages/client/src/index.ts";
 import type { TestApp } from "./support/app.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
@@ -110,6 +110,7 @@ describe("gRPC server reflection and health", () => {
       expect.arrayContaining([
         "lumenslate.storage.v1.StorageService",
         "lumenslate.storage.v1.AdminService",
+        "lumenslate.storage.v1.ProtoStorageService",
         "grpc.health.v1.Health",
       ]),
     );

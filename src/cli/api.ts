@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { ByteRange } from "../backends/object-store.ts";
 import type { BucketReport } from "../core/reconcile.ts";
 import type {
@@ -12,6 +13,7 @@ import type {
 } from "../core/types.ts";
 import type { ApiKeyInfoJson } from "../security/admin-json.ts";
 import type { AuditQuery, AuditRecord } from "../security/audit.ts";
+import type { ProtoDiff, ProtoFileInput, ProtoVersion, PublishResult } from "../stores/proto/types.ts";
 
 /**
  * What the CLI's commands do to a service, whichever way it is reached: straight on the embedded
@@ -32,6 +34,29 @@ export interface StorageApi {
   keys: KeysApi;
   audit(query: AuditQuery): Promise<AuditRecord[]>;
   reconcile(req: ReconcileRequest): Promise<BucketReport[]>;
+  protos: ProtosApi;
+}
+
+/** The proto registry (stores/proto): versions accept the `latest` alias wherever they are read. */
+export interface ProtosApi {
+  push(req: ProtoPushRequest): Promise<PublishResult>;
+  /** Sorted by semantic version, lowest first. */
+  versions(service: string): Promise<ProtoVersion[]>;
+  /** One version's manifest (`latest` resolved). */
+  manifest(service: string, version: string): Promise<ProtoVersion>;
+  file(service: string, version: string, filename: string, signal: AbortSignal): Promise<Readable>;
+  /** A .tar.gz of the version's sources and generated code. */
+  archive(service: string, version: string, signal: AbortSignal): Promise<Readable>;
+  diff(service: string, from: string, to: string): Promise<ProtoDiff>;
+}
+
+export interface ProtoPushRequest {
+  service: string;
+  version: string;
+  files: ProtoFileInput[];
+  allowBreaking: boolean;
+  /** Recorded in local mode; a service records the calling key's service instead. */
+  uploader: string;
 }
 
 export interface PutRequest {

@@ -132,6 +132,34 @@ export function localApi(app: AppContext): StorageApi {
         ),
     },
     audit: (query) => security.audit.query(query),
+    protos: {
+      push: (req) =>
+        audited(
+          {
+            action: "protos.publish",
+            service: req.uploader,
+            bucket: app.config.buckets.protoFiles,
+            key: `${req.service}/${req.version}/`,
+            details: { files: req.files.length, allowBreaking: req.allowBreaking },
+          },
+          () => app.protos.publish(req),
+          ({ version, created }) => ({
+            bytes: version.files.reduce((n, f) => n + f.size, 0),
+            details: {
+              user,
+              digest: version.digest,
+              created,
+              breakingOverridden: version.breakingOverridden,
+            },
+          }),
+        ),
+      versions: (service) => app.protos.versions(service),
+      manifest: (service, version) => app.protos.resolve(service, version),
+      file: async (service, version, filename) =>
+        (await app.protos.downloadFile(service, version, filename)).body,
+      archive: (service, version) => app.protos.downloadTarball(service, version),
+      diff: (service, from, to) => app.protos.diff(service, from, to),
+    },
     reconcile: (req) => {
       const run = () => reconcileBuckets(service, { ...req, configured: Object.values(app.config.buckets) });
       // A dry run changes nothing, so only a repair is a mutation worth a record.

@@ -11,6 +11,7 @@ import { registerLogin } from "./commands/login.ts";
 import { registerLs } from "./commands/ls.ts";
 import { registerMirror } from "./commands/mirror.ts";
 import { registerObjectCommands } from "./commands/objects.ts";
+import { registerProto } from "./commands/proto.ts";
 import { registerPut } from "./commands/put.ts";
 import { registerReconcile } from "./commands/reconcile.ts";
 import { registerServe } from "./commands/serve.ts";
@@ -137,6 +138,7 @@ export function buildProgram(ctx: CliContext, target?: string): Command {
   registerReconcile(program, ctx);
   registerKeys(program, ctx);
   registerAudit(program, ctx);
+  registerProto(program, ctx);
   program.addHelpText("after", remoteModeHelp(ctx));
   if (target) program.addHelpText("afterAll", `\n${target}`);
   return program;

@@ -71,6 +71,10 @@ const bucketName = (fallback: string) =>
       error: "must be a valid S3 bucket name (3-63 chars: a-z, 0-9, '.', '-')",
     });
 
+/** buf's breaking-change rule sets, strictest first (https://buf.build/docs/breaking/rules). */
+const BREAKING_RULE_SETS = ["FILE", "PACKAGE", "WIRE_JSON", "WIRE"] as const;
+const breakingRules = z.enum(BREAKING_RULE_SETS, { error: "must be FILE, PACKAGE, WIRE_JSON or WIRE" });
+
 const optionalSecret = z
   .string()
   .optional()
@@ -138,6 +142,8 @@ const envSchema = z.object({
   AUTH_KEY_CACHE_TTL: seconds("30s"),
   AUTH_KEY_FAILURE_LIMIT: int(20, 1, 1_000_000),
   AUTH_KEY_FAILURE_WINDOW: seconds("60s"),
+  AUTH_ADDRESS_FAILURE_LIMIT: int(20, 1, 1_000_000),
+  AUTH_ADDRESS_FAILURE_WINDOW: seconds("60s"),
   STS_MAX_DURATION: seconds("1h").refine((v) => v >= STS_MIN_DURATION_SECONDS && v <= STS_CEILING_SECONDS, {
     error: "must be a duration from 15m to 12h (MinIO's STS minimum is 15m)",
   }),
@@ -199,6 +205,10 @@ const envSchema = z.object({
   PROTO_STORAGE_BUCKET: bucketName("proto-files"),
   PROTO_STORAGE_VERSIONING: bool(true),
   PROTO_GENERATED_CODE_BUCKET: bucketName("grpc-services"),
+  PROTO_BREAKING_RULES: breakingRules.default("WIRE_JSON"),
+  PROTO_BREAKING_RULES_BY_SERVICE: list(""),
+  PROTO_MAX_SET_BYTES: size("4MiB"),
+  PROTO_PYTHON: z.string().default("python3"),
   MODEL_STORAGE_BUCKET: bucketName("model-artifacts"),
   MODEL_STORAGE_COMPRESSION: bool(true),
   MODEL_STORAGE_ENCRYPTION: bool(true),
@@ -305,6 +315,11 @@ function buildConfig(env: z.infer<typeof envSchema>) {
        * unless this instance verified that exact token before.
        */
       keyIdFailures: { points: env.AUTH_KEY_FAILURE_LIMIT, windowSeconds: env.AUTH_KEY_FAILURE_WINDOW },
+      /** Failed authentications allowed per client address per window; past it the address is refused. */
+      addressFailures: {
+        points: env.AUTH_ADDRESS_FAILURE_LIMIT,
+        windowSeconds: env.AUTH_ADDRESS_FAILURE_WINDOW,
+      },
     },
     sts: { maxDurationSeconds: env.STS_MAX_DURATION },
     tls: {
@@ -385,9 +400,34 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       noncurrentVersionDays: env.STORAGE_NONCURRENT_VERSION_DAYS,
       logRetentionDays: env.LOG_STORAGE_RETENTION_DAYS,
     },
+    proto: {
+      /** The rule set a new version is checked with against the latest earlier one (buf breaking). */
+      breakingRules: env.PROTO_BREAKING_RULES,
+      /** Per-service rule sets that replace breakingRules for those services. */
+      breakingRulesByService: parseBreakingOverrides(env.PROTO_BREAKING_RULES_BY_SERVICE),
+      /** The most bytes one published set of .proto files may hold, all files together. */
+      maxSetBytes: env.PROTO_MAX_SET_BYTES,
+      /** The Python with grpcio-tools that generates Python code for published versions. */
+      python: env.PROTO_PYTHON,
+    },
     model: { compression: env.MODEL_STORAGE_COMPRESSION, encryption: env.MODEL_STORAGE_ENCRYPTION },
     logs: { retentionDays: env.LOG_STORAGE_RETENTION_DAYS, compression: env.LOG_STORAGE_COMPRESSION },
   };
+}
+
+function parseBreakingOverrides(entries: string[]): Record<string, (typeof BREAKING_RULE_SETS)[number]> {
+  const out: Record<string, (typeof BREAKING_RULE_SETS)[number]> = {};
+  for (const entry of entries) {
+    const [service, rules, extra] = entry.split("=").map((s) => s.trim());
+    const parsed = breakingRules.safeParse(rules);
+    if (!service || extra !== undefined || !parsed.success) {
+      throw new ConfigError(
+        "PROTO_BREAKING_RULES_BY_SERVICE must be a comma-separated list of service=RULES (RULES: FILE, PACKAGE, WIRE_JSON or WIRE)",
+      );
+    }
+    out[service] = parsed.data;
+  }
+  return out;
 }
 
 function parsePolicies(entries: string[], prefix: string): Record<string, string> {

@@ -136,6 +136,7 @@ export function createSecurity(deps: SecurityDeps): Security {
     keys,
     disabled: config.auth.disabled,
     cacheTtlSeconds: config.auth.keyCacheTtlSeconds,
+    failures: config.auth.addressFailures,
     keyIdFailures: config.auth.keyIdFailures,
     ...(deps.rateLimitStore ? { store: deps.rateLimitStore } : {}),
   });

@@ -10,13 +10,14 @@ import type { ObjectInfoJson } from "../../transports/http/schemas.ts";
 import type { GetOptions, IssuedKeyView, PutRequest, StorageApi } from "../api.ts";
 import { objectPath, type ServiceClient, serviceClient } from "./client.ts";
 import { verifiedBody } from "./download.ts";
+import { remoteProtos } from "./protos.ts";
 import type { RemoteTarget } from "./target.ts";
 import { auditFromJson, infoFromHeaders, infoFromJson, listFromJson, reportFromJson } from "./wire.ts";
 
 /**
  * Remote mode: every command through a service's HTTP API, so the service (and its database, and
  * its audit trail, and its key checks) sees every call. Object routes are the public /v1 API;
- * keys, audit and reconcile go to /v1/admin and need an admin key.
+ * keys, audit and reconcile go to /v1/admin and need an admin key; the proto registry is /v1/protos.
  */
 
 const UPLOAD_CHUNK = 1024 * 1024;
@@ -252,6 +253,7 @@ export function remoteApi(target: RemoteTarget): StorageApi {
       );
       return json.records.map(auditFromJson);
     },
+    protos: remoteProtos(client),
     reconcile: async (req) => {
       const json = await client.json<{ reports: (BucketReport & { orphans?: number })[] }>(
         "POST",

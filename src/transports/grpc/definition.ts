@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { loadPackageDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 import type { ProtoGrpcType as AdminProtoGrpcType } from "./generated/admin.ts";
+import type { ProtoGrpcType as ProtoStorageProtoGrpcType } from "./generated/proto_storage.ts";
 import type { ProtoGrpcType as StorageProtoGrpcType } from "./generated/storage.ts";
 
 /**
@@ -13,12 +14,14 @@ import type { ProtoGrpcType as StorageProtoGrpcType } from "./generated/storage.
 export const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.url));
 export const PROTO_FILE = "lumenslate/storage/v1/storage.proto";
 export const ADMIN_PROTO_FILE = "lumenslate/storage/v1/admin.proto";
+export const PROTO_STORAGE_PROTO_FILE = "lumenslate/storage/v1/proto_storage.proto";
 /** Every file of the API: one package definition holds them all, so nothing served is left out. */
-export const PROTO_FILES = [PROTO_FILE, ADMIN_PROTO_FILE] as const;
+export const PROTO_FILES = [PROTO_FILE, ADMIN_PROTO_FILE, PROTO_STORAGE_PROTO_FILE] as const;
 export const STORAGE_SERVICE_NAME = "lumenslate.storage.v1.StorageService";
 export const ADMIN_SERVICE_NAME = "lumenslate.storage.v1.AdminService";
+export const PROTO_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.ProtoStorageService";
 
-type ProtoGrpcType = StorageProtoGrpcType & AdminProtoGrpcType;
+type ProtoGrpcType = StorageProtoGrpcType & AdminProtoGrpcType & ProtoStorageProtoGrpcType;
 
 /**
  * camelCase fields, 64-bit integers as JS numbers (sizes stay below 2^53), enums as their names,

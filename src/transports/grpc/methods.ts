@@ -1,5 +1,5 @@
 import { StorageError } from "../../errors.ts";
-import { ADMIN_SERVICE_NAME, STORAGE_SERVICE_NAME } from "./definition.ts";
+import { ADMIN_SERVICE_NAME, PROTO_STORAGE_SERVICE_NAME, STORAGE_SERVICE_NAME } from "./definition.ts";
 
 /**
  * Which gRPC methods may be served, and how: deny by default. A method is served only when its
@@ -19,12 +19,14 @@ export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
 
 const storage = (method: string) => `/${STORAGE_SERVICE_NAME}/${method}`;
 const admin = (method: string) => `/${ADMIN_SERVICE_NAME}/${method}`;
+const protos = (method: string) => `/${PROTO_STORAGE_SERVICE_NAME}/${method}`;
 
 /**
  * The operation each keyed method is audited as (its handler in services/storage-service.ts uses
  * the same name, and checks the scope it needs: read, write, delete, list or presign). AdminService
  * methods (services/admin.ts) all need `admin` on every bucket (`*:admin`), the same operation
- * names as the HTTP admin routes.
+ * names as the HTTP admin routes. ProtoStorageService methods (services/protos.ts) check scopes on
+ * the proto-files bucket at `{service}/` (UploadGeneratedCode: on the grpc-services bucket).
  */
 export const OPERATIONS: Readonly<Record<string, string>> = {
   [storage("UploadFile")]: "upload",
@@ -40,6 +42,14 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   [admin("RevokeKey")]: "keys.revoke",
   [admin("QueryAudit")]: "audit.query",
   [admin("Reconcile")]: "reconcile",
+  [protos("UploadProtoFile")]: "protos.publish",
+  [protos("UploadGeneratedCode")]: "protos.generated",
+  [protos("GetProtoVersions")]: "protos.versions",
+  [protos("DownloadProtoFile")]: "protos.file",
+  [protos("DownloadProtoArchive")]: "protos.archive",
+  [protos("DiffProtoVersions")]: "protos.diff",
+  [protos("GetProtoDefinitions")]: "protos.definitions",
+  [protos("ListProtoServices")]: "protos.services",
 };
 
 export type MethodAccess = { kind: "public" } | { kind: "keyed"; operation: string } | { kind: "unmapped" };

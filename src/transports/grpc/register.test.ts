@@ -37,9 +37,12 @@ describe("ServiceRegistry", () => {
     expect(r.methods).toEqual([]);
   });
 
-  it("maps every StorageService and AdminService method of the .proto, and nothing else", () => {
-    const adminService = storageProto().lumenslate.storage.v1.AdminService.service as ServiceDefinition;
-    expect(Object.keys(OPERATIONS).sort()).toEqual([...paths(storageService), ...paths(adminService)].sort());
+  it("maps every StorageService, AdminService and ProtoStorageService method of the .proto, and nothing else", () => {
+    const { AdminService, ProtoStorageService } = storageProto().lumenslate.storage.v1;
+    const served = [AdminService.service, ProtoStorageService.service] as ServiceDefinition[];
+    expect(Object.keys(OPERATIONS).sort()).toEqual(
+      [...paths(storageService), ...served.flatMap(paths)].sort(),
+    );
   });
 
   it("registers StorageService with strict deserializers and lists what it served", () => {

@@ -13,6 +13,7 @@ import { reflectionService } from "./reflection.ts";
 import { type ServedMethod, ServiceRegistry } from "./register.ts";
 import { adminServiceHandlers } from "./services/admin.ts";
 import { InFlight } from "./services/call-scope.ts";
+import { protoStorageHandlers } from "./services/protos.ts";
 import { storageServiceHandlers } from "./services/storage-service.ts";
 
 export interface GrpcServerOptions {
@@ -65,7 +66,8 @@ export function serverCredentials(tls: TlsMaterial | undefined): ServerCredentia
 /**
  * Builds, binds and starts the gRPC server on the app: StorageService (every call authenticated
  * by API key and authorized per bucket and key, see interceptors/auth.ts and services/gate.ts),
- * AdminService (the same, with `*:admin` on every call), health and reflection (open). Deny by
+ * AdminService (the same, with `*:admin` on every call), ProtoStorageService (the proto registry,
+ * scopes on the proto-files bucket per service), health and reflection (open). Deny by
  * default: only methods with an access rule (methods.ts) are registered, and only through the
  * ServiceRegistry, which throws here on any other.
  */
@@ -115,6 +117,17 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
       logger,
       inFlight,
       configuredBuckets: Object.values(app.config.buckets),
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.ProtoStorageService.service,
+    protoStorageHandlers({
+      protos: app.protos,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+      buckets: app.config.buckets,
     }),
   );
   const health = new GrpcHealth(app, options.health);

@@ -23,6 +23,8 @@ import { registerDeleteRoutes } from "./routes/object-delete.ts";
 import { registerObjectReadRoutes } from "./routes/object-read.ts";
 import { registerObjectUploadRoute } from "./routes/object-upload.ts";
 import { registerPresignRoutes } from "./routes/presign.ts";
+import { registerProtoReadRoutes } from "./routes/protos.ts";
+import { registerProtoGeneratedRoute, registerProtoPublishRoute } from "./routes/protos-publish.ts";
 
 export interface HttpServer {
   address: string;
@@ -123,11 +125,14 @@ export async function buildHttpApp(
     registerAdminKeysRoutes(api, app);
     registerAdminAuditRoute(api, app);
     registerAdminReconcileRoute(api, app);
+    registerProtoReadRoutes(api, app);
   });
   // Streaming bodies, each in a scope with its own content-type parsers.
   await fastify.register(async (scope) => registerObjectUploadRoute(scope, app));
   await fastify.register(async (scope) => registerMultipartUploadRoutes(scope, app));
   await fastify.register(async (scope) => registerMinioAuditRoute(scope, app));
+  await fastify.register(async (scope) => registerProtoPublishRoute(scope, app));
+  await fastify.register(async (scope) => registerProtoGeneratedRoute(scope, app));
   return fastify;
 }
 

@@ -42,9 +42,26 @@ export async function* rechunk(
 type Call = ServerWritableStream<DownloadFileRequest__Output, DownloadFileResponse>;
 
 /** Writes one message, waiting for 'drain' when grpc-js's buffer is full: a slow reader slows us. */
-async function send(call: Call, message: DownloadFileResponse, signal: AbortSignal): Promise<void> {
+export async function send<T>(
+  call: ServerWritableStream<unknown, T>,
+  message: T,
+  signal: AbortSignal,
+): Promise<void> {
   signal.throwIfAborted();
   if (!call.write(message)) await once(call, "drain", { signal });
+}
+
+/** Sends a byte stream as `{ chunk }` messages that fit the max message size, with flow control. */
+export async function sendChunks<T extends { chunk?: Buffer }>(
+  call: ServerWritableStream<unknown, T>,
+  body: AsyncIterable<Buffer>,
+  maxMessageBytes: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const max = Math.max(1, Math.min(MAX_CHUNK, maxMessageBytes - FRAMING));
+  for await (const chunk of rechunk(body, Math.min(TARGET_CHUNK, max), max)) {
+    await send(call, { chunk } as T, signal);
+  }
 }
 
 export interface DownloadDeps {
@@ -72,7 +89,6 @@ async function stream(call: Call, scope: CallScope, deps: DownloadDeps): Promise
     signal: scope.signal,
     ...customerKeyFromMetadata(call.metadata),
   });
-  const max = Math.max(1, Math.min(MAX_CHUNK, deps.maxMessageBytes - FRAMING));
   try {
     await send(
       call,
@@ -85,25 +101,31 @@ async function stream(call: Call, scope: CallScope, deps: DownloadDeps): Promise
       },
       scope.signal,
     );
-    for await (const chunk of rechunk(download.body, Math.min(TARGET_CHUNK, max), max)) {
-      await send(call, { chunk }, scope.signal);
-    }
+    await sendChunks(call, download.body, deps.maxMessageBytes, scope.signal);
   } finally {
     download.body.destroy();
   }
   call.end();
 }
 
-export function downloadFile(
-  deps: DownloadDeps,
-): handleServerStreamingCall<DownloadFileRequest__Output, DownloadFileResponse> {
+/** A server-streaming handler: `run` writes and ends the call; a failure ends it with the mapped status. */
+export function serverStreaming<Req, Res>(
+  deps: Pick<DownloadDeps, "logger" | "security" | "inFlight">,
+  run: (call: ServerWritableStream<Req, Res>, scope: CallScope) => Promise<void>,
+): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const scope = openScope(call, deps.logger, deps.security);
     deps.inFlight.track(
-      stream(call, scope, deps).catch((err: unknown) => {
+      run(call, scope).catch((err: unknown) => {
         // After a cancel nobody is listening; otherwise grpc-js ends the call with this status.
         if (!call.cancelled) call.emit("error", scope.status(err));
       }),
     );
   };
+}
+
+export function downloadFile(
+  deps: DownloadDeps,
+): handleServerStreamingCall<DownloadFileRequest__Output, DownloadFileResponse> {
+  return serverStreaming(deps, (call, scope) => stream(call, scope, deps));
 }

@@ -32,24 +32,33 @@ export function conditionFromMetadata(metadata: Metadata): { ifMatch?: string; i
   };
 }
 
+/** A request stream's message: a header first, then chunks (UploadFile, UploadGeneratedCode). */
+export interface HeaderThenChunks<H> {
+  header?: H | null;
+  chunk?: Buffer;
+  payload?: "header" | "chunk";
+}
+
 /**
- * Turns the UploadFile message stream into the object's bytes: the first message must be the
- * header (exposed as `header`), every later one a chunk. Piped from the call, it keeps gRPC flow
- * control intact: when the core stops reading, this buffer fills, the call stops asking grpc-js
- * for messages, and HTTP/2 window updates stop reaching the client.
+ * Turns a header-then-chunks message stream (UploadFile by default) into the object's bytes: the
+ * first message must be the header (exposed as `header`), every later one a chunk. Piped from the
+ * call, it keeps gRPC flow control intact: when the core stops reading, this buffer fills, the
+ * call stops asking grpc-js for messages, and HTTP/2 window updates stop reaching the client.
  */
-export class UploadDecoder extends Transform {
-  readonly header: Promise<UploadFileHeader__Output>;
-  #resolve!: (header: UploadFileHeader__Output) => void;
+export class UploadDecoder<H = UploadFileHeader__Output> extends Transform {
+  readonly header: Promise<H>;
+  #resolve!: (header: H) => void;
   #reject!: (err: Error) => void;
   #gotHeader = false;
   #received = 0;
   readonly #signal: AbortSignal | undefined;
+  readonly #method: string;
 
-  /** `signal`: the call's, aborted when the client cancels (see _flush). */
-  constructor(signal?: AbortSignal) {
+  /** `signal`: the call's, aborted when the client cancels (see _flush); `method` names it in errors. */
+  constructor(signal?: AbortSignal, method = "UploadFile") {
     super({ writableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: 1024 * 1024 });
     this.#signal = signal;
+    this.#method = method;
     this.header = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -57,10 +66,10 @@ export class UploadDecoder extends Transform {
     this.header.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
   }
 
-  override _transform(message: UploadFileRequest__Output, _encoding: string, done: TransformCallback): void {
+  override _transform(message: HeaderThenChunks<H>, _encoding: string, done: TransformCallback): void {
     if (!this.#gotHeader) {
       if (message.payload !== "header" || !message.header) {
-        done(invalid("The first UploadFile message must carry the header."));
+        done(invalid(`The first ${this.#method} message must carry the header.`));
         return;
       }
       this.#gotHeader = true;
@@ -69,7 +78,7 @@ export class UploadDecoder extends Transform {
       return;
     }
     if (message.payload !== "chunk") {
-      done(invalid("Only the first UploadFile message may carry a header."));
+      done(invalid(`Only the first ${this.#method} message may carry a header.`));
       return;
     }
     const chunk = message.chunk;
@@ -84,7 +93,7 @@ export class UploadDecoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     if (!this.#gotHeader) {
-      done(invalid("The UploadFile stream ended before its header."));
+      done(invalid(`The ${this.#method} stream ended before its header.`));
       return;
     }
     // Node's HTTP/2 server ends a flowing request stream cleanly just before it reports the
