@@ -70,9 +70,10 @@ describe("admission control over HTTP (MinIO)", () => {
 
 describe("admission control's buffer budget (MinIO)", () => {
   let h: HttpHarness;
+  const MiB = 1024 * 1024;
 
   beforeAll(async () => {
-    // One multipart upload reserves part size × parts in flight = 5 MiB × 2 = 10 MiB of the 12.
+    // A multipart upload may hold part size × parts in flight = 5 MiB × 2 = 10 MiB; the budget is 12.
     h = await startHttp("minio", {
       STORAGE_MULTIPART_PART_SIZE: "5MiB",
       STORAGE_MULTIPART_CONCURRENCY: "2",
@@ -84,22 +85,25 @@ describe("admission control's buffer budget (MinIO)", () => {
     await h?.close();
   });
 
-  it("refuses a large upload that does not fit, admits a small one of known size", async () => {
+  it("reserves one part for a body of unknown size, the rest once it proves larger, and refuses beyond the budget", async () => {
     const bucket = h.app.config.buckets.temp;
-    const held = openBody();
-    const running = h.fetch(h.objectUrl(bucket, "buf/held.bin"), streamed(held.body, { method: "PUT" }));
-    await admitted(() => h.app.service.admission.uploads, 1);
-    expect(h.app.service.admission.bufferedBytes).toBe(10 * 1024 * 1024);
-
-    // Size unknown (chunked): it would reserve another 10 MiB.
+    // Two uploads of unknown size (chunked): one part (5 MiB) each.
+    const first = openBody();
     const second = openBody();
-    second.finish();
-    const refused = await h.fetch(
-      h.objectUrl(bucket, "buf/big.bin"),
-      streamed(second.body, { method: "PUT" }),
+    const running = [first, second].map((o, i) =>
+      h.fetch(h.objectUrl(bucket, `buf/held-${i}.bin`), streamed(o.body, { method: "PUT" })),
     );
-    const problem = await expectProblem(refused, 503, "OVERLOADED");
-    expect(problem.detail).toMatch(/buffered upload bytes/);
+    await admitted(() => h.app.service.admission.uploads, 2);
+    expect(h.app.service.admission.bufferedBytes).toBe(10 * MiB);
+
+    // A third of unknown size does not fit (15 > 12) and is refused before a byte is read.
+    const third = openBody();
+    third.finish();
+    const refused = await h.fetch(
+      h.objectUrl(bucket, "buf/third.bin"),
+      streamed(third.body, { method: "PUT" }),
+    );
+    expect((await expectProblem(refused, 503, "OVERLOADED")).detail).toMatch(/buffered upload bytes/);
 
     // Content-Length 1 KiB: it reserves 1 KiB and fits.
     const small = await h.fetch(h.objectUrl(bucket, "buf/small.bin"), {
@@ -108,9 +112,23 @@ describe("admission control's buffer budget (MinIO)", () => {
     });
     expect(small.status).toBe(201);
 
-    held.finish();
-    expect((await running).status).toBe(201);
-    expect((await h.fetch(h.objectUrl(bucket, "buf/big.bin"), { method: "HEAD" })).status).toBe(404);
+    // The first body grows past one part: it needs 5 MiB more, which the budget no longer has, so
+    // that upload fails with OVERLOADED and stores nothing; the second still completes.
+    first.body.end(randomBytes(6 * MiB));
+    second.finish();
+    const [grown, ok] = await Promise.all(running);
+    expect(grown?.status).toBe(503);
+    expect((await grown?.json()) as { code: string }).toMatchObject({ code: "OVERLOADED" });
+    expect(ok?.status).toBe(201);
+    expect((await h.fetch(h.objectUrl(bucket, "buf/held-0.bin"), { method: "HEAD" })).status).toBe(404);
+    expect(await h.app.store.listIncompleteUploads(bucket)).toEqual([]);
+    expect(h.app.service.admission).toMatchObject({ uploads: 0, bufferedBytes: 0 });
+
+    // Alone, the same large body of unknown size grows to its full reservation and is stored.
+    const alone = openBody();
+    const uploading = h.fetch(h.objectUrl(bucket, "buf/alone.bin"), streamed(alone.body, { method: "PUT" }));
+    alone.body.end(randomBytes(11 * MiB));
+    expect((await uploading).status).toBe(201);
   });
 });
 

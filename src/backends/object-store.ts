@@ -156,6 +156,8 @@ export interface ObjectStore {
   readonly capabilities: { presign: boolean; versioning: boolean };
   /** The most memory one put() may hold at once (admission control reserves this per upload). */
   readonly uploadBufferBytes: number;
+  /** What a put() of unknown size holds before it knows the body is large (one part). */
+  readonly uploadPartBytes: number;
 
   /** Whether SSE-C can be used, checked by the core before any byte is sent. */
   customerKeySupport(): Promise<CustomerKeySupport>;

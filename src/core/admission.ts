@@ -7,6 +7,10 @@ import { StorageError } from "../errors.ts";
  * applies. A caller beyond either bound is refused at once with OVERLOADED (HTTP 503 with
  * Retry-After, gRPC RESOURCE_EXHAUSTED), rather than queued: a queue would hold its request body
  * and socket open, which is the memory being protected.
+ *
+ * A reservation can grow: an upload of unknown size first reserves what the store buffers before
+ * it knows a body is large (one part), and the rest only once the body proves larger; if the
+ * budget is spent by then, that upload fails with OVERLOADED and nothing is stored.
  */
 
 export interface AdmissionLimits {
@@ -24,8 +28,13 @@ export interface AdmissionStats {
   refused: number;
 }
 
-/** Gives back what an admission reserved; calling it again does nothing. */
-export type Release = () => void;
+/** What one admitted upload holds: its slot and the bytes reserved for it. */
+export interface Reservation {
+  /** Reserves up to `bytes` in total for this upload; false (and counted as refused) if over budget. */
+  growTo(bytes: number): boolean;
+  /** Gives back the slot and everything reserved; calling it again does nothing. */
+  release(): void;
+}
 
 export class Admission {
   readonly #limits: AdmissionLimits;
@@ -46,26 +55,56 @@ export class Admission {
   }
 
   /** Reserves one upload slot and `bytes` of buffer, or throws OVERLOADED. */
-  admit(bytes: number): Release {
-    const reserve = Math.max(0, Math.ceil(bytes));
-    const { maxUploads, maxBufferedBytes, retryAfterSeconds } = this.#limits;
-    if (this.#uploads + 1 > maxUploads || this.#buffered + reserve > maxBufferedBytes) {
-      this.#refused++;
-      const which = this.#uploads + 1 > maxUploads ? "concurrent uploads" : "buffered upload bytes";
-      throw new StorageError(
-        "OVERLOADED",
-        `The service is at its limit of ${which}; retry in ${retryAfterSeconds} s.`,
-        { retryAfterSeconds, limit: which === "concurrent uploads" ? maxUploads : maxBufferedBytes },
-      );
-    }
+  admit(bytes: number): Reservation {
+    let reserved = Math.max(0, Math.ceil(bytes));
+    const { maxUploads, maxBufferedBytes } = this.#limits;
+    if (this.#uploads + 1 > maxUploads) throw this.#refuse("concurrent uploads", maxUploads);
+    if (this.#buffered + reserved > maxBufferedBytes)
+      throw this.#refuse("buffered upload bytes", maxBufferedBytes);
     this.#uploads++;
-    this.#buffered += reserve;
+    this.#buffered += reserved;
     let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#uploads--;
-      this.#buffered -= reserve;
+    return {
+      growTo: (total) => {
+        const more = Math.ceil(total) - reserved;
+        if (released || more <= 0) return true;
+        if (this.#buffered + more > maxBufferedBytes) {
+          this.#refused++;
+          return false;
+        }
+        this.#buffered += more;
+        reserved += more;
+        return true;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#uploads--;
+        this.#buffered -= reserved;
+      },
     };
+  }
+
+  /** The refusal of an upload beyond a bound (counted). */
+  overloaded(which: "concurrent uploads" | "buffered upload bytes"): StorageError {
+    const { maxUploads, maxBufferedBytes } = this.#limits;
+    return this.#error(which, which === "concurrent uploads" ? maxUploads : maxBufferedBytes);
+  }
+
+  #refuse(which: "concurrent uploads" | "buffered upload bytes", limit: number): StorageError {
+    this.#refused++;
+    return this.#error(which, limit);
+  }
+
+  #error(which: string, limit: number): StorageError {
+    const { retryAfterSeconds } = this.#limits;
+    return new StorageError(
+      "OVERLOADED",
+      `The service is at its limit of ${which}; retry in ${retryAfterSeconds} s.`,
+      {
+        retryAfterSeconds,
+        limit,
+      },
+    );
   }
 }

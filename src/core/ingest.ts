@@ -7,6 +7,8 @@ export interface IngestLimits {
   maxBytes: number;
   expectedSize?: number;
   expectedSha256?: string;
+  /** Runs once, when more than `afterBytes` have passed; an error it returns fails the stream. */
+  checkpoint?: { afterBytes: number; run(): StorageError | undefined };
 }
 
 /**
@@ -19,6 +21,7 @@ export interface IngestLimits {
 export class IngestGuard extends Transform {
   readonly #hash: StreamingSha256;
   readonly #limits: IngestLimits;
+  #checkpoint: IngestLimits["checkpoint"];
   readonly #scanner: ExecutableScanner | undefined;
   #bytes = 0;
   #sha256: string | undefined;
@@ -27,6 +30,7 @@ export class IngestGuard extends Transform {
     super({ highWaterMark: 1024 * 1024 });
     this.#hash = new StreamingSha256(hashing);
     this.#limits = limits;
+    this.#checkpoint = limits.checkpoint;
     this.#scanner = scanner;
   }
 
@@ -54,6 +58,15 @@ export class IngestGuard extends Transform {
     if (expectedSize !== undefined && this.#bytes > expectedSize) {
       callback(sizeMismatch(expectedSize, `more than ${expectedSize}`));
       return;
+    }
+    const checkpoint = this.#checkpoint;
+    if (checkpoint && this.#bytes > checkpoint.afterBytes) {
+      this.#checkpoint = undefined;
+      const failure = checkpoint.run();
+      if (failure) {
+        callback(failure);
+        return;
+      }
     }
     const refusal = this.#scanner?.update(chunk);
     if (refusal) {

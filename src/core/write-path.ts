@@ -3,11 +3,11 @@ import { NULL_VERSION, type WriteCondition } from "../backends/object-store.ts";
 import { conditionHolds, preconditionFailed } from "../backends/write-condition.ts";
 import type { Secret } from "../config/secret.ts";
 import { asStorageError, isStorageError, StorageError } from "../errors.ts";
-import type { Admission, Release } from "./admission.ts";
+import type { Admission, Reservation } from "./admission.ts";
 import { type CoreContext, checkCustomerKeyFor, describes, keyOption, sseC } from "./core-context.ts";
 import { executableScannerFor } from "./executable-scan.ts";
 import type { IndexSync } from "./index-sync.ts";
-import { IngestGuard } from "./ingest.ts";
+import { IngestGuard, type IngestLimits } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey } from "./keys.ts";
 import { peek } from "./peek.ts";
 import type { ReadPath } from "./read-path.ts";
@@ -38,26 +38,36 @@ export class WritePath {
 
   /**
    * Admission first (core/admission.ts): an upload reserves the memory its backend may buffer for
-   * it (less for a body of known, smaller size) or is refused with OVERLOADED before a byte is read.
+   * it, or is refused with OVERLOADED before a byte is read. A body of known size reserves at most
+   * its size; one of unknown size reserves one part, and the rest once it passes a part (if the
+   * budget is spent by then, it fails with OVERLOADED and nothing is stored).
    */
   async upload(req: UploadRequest): Promise<ObjectInfo> {
-    let release: Release;
+    const { uploadBufferBytes: most, uploadPartBytes: part } = this.#core.store;
+    const first = Math.min(req.expectedSize ?? part, most);
+    let reservation: Reservation;
     try {
-      release = this.#admission.admit(
-        Math.min(req.expectedSize ?? Number.POSITIVE_INFINITY, this.#core.store.uploadBufferBytes),
-      );
+      reservation = this.#admission.admit(first);
     } catch (err) {
       req.body.destroy();
       throw err;
     }
+    const checkpoint =
+      first < most && req.expectedSize === undefined
+        ? {
+            afterBytes: part,
+            run: () =>
+              reservation.growTo(most) ? undefined : this.#admission.overloaded("buffered upload bytes"),
+          }
+        : undefined;
     try {
-      return await this.#upload(req);
+      return await this.#upload(req, checkpoint);
     } finally {
-      release();
+      reservation.release();
     }
   }
 
-  async #upload(req: UploadRequest): Promise<ObjectInfo> {
+  async #upload(req: UploadRequest, checkpoint: IngestLimits["checkpoint"]): Promise<ObjectInfo> {
     const { store, settings, buckets, hashing } = this.#core;
     const { bucket, key, metadata, extension, condition } = checkUploadRequest(req, settings);
     await checkCustomerKeyFor(this.#core, req.sseCustomerKey, { bucket, key });
@@ -84,7 +94,12 @@ export class WritePath {
     // The sniffer judged the first bytes; the scanner looks further (start and end windows) for
     // executables hidden behind them, and fails the stream before the backend commits.
     const guard = new IngestGuard(
-      { maxBytes: settings.maxFileSize, expectedSize: req.expectedSize, expectedSha256: req.expectedSha256 },
+      {
+        maxBytes: settings.maxFileSize,
+        expectedSize: req.expectedSize,
+        expectedSha256: req.expectedSha256,
+        ...(checkpoint ? { checkpoint } : {}),
+      },
       executableScannerFor(extension),
       hashing,
     );

@@ -55,6 +55,7 @@ export class LocalStore implements ObjectStore {
   readonly capabilities = { presign: false, versioning: false };
   /** Bytes go straight to a temp file: a stream buffer's worth at a time. */
   readonly uploadBufferBytes = 1024 * 1024;
+  readonly uploadPartBytes = 1024 * 1024;
   readonly #layout: Layout;
   readonly #locks = new KeyedLock();
   #ready: Promise<void> | undefined;

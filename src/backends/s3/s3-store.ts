@@ -85,6 +85,10 @@ export class S3Store implements ObjectStore {
   get uploadBufferBytes(): number {
     return this.#options.partSize * this.#options.queueSize;
   }
+  /** A body of unknown size is buffered up to one part before lib-storage picks PutObject or multipart. */
+  get uploadPartBytes(): number {
+    return this.#options.partSize;
+  }
   readonly client: S3Client;
   readonly #options: S3StoreOptions;
   #support: Promise<CustomerKeySupport> | undefined;
