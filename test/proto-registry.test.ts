@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -72,6 +72,7 @@ describe("proto registry (store API, MinIO)", () => {
   beforeAll(async () => {
     app = await createTestApp("minio");
     // Inside the repository, so generated TypeScript resolves @grpc/grpc-js from node_modules.
+    await mkdir(join(ROOT, "tmp"), { recursive: true }); // absent in a fresh clone
     work = await mkdtemp(join(ROOT, "tmp", "proto-registry-"));
   });
 

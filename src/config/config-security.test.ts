@@ -27,6 +27,8 @@ describe("security configuration", () => {
       bootstrapKeyFile: "./data/admin-key",
       keyCacheTtlSeconds: 30,
       keyIdFailures: { points: 20, windowSeconds: 60 },
+      addressFailures: { points: 20, windowSeconds: 60 },
+      bootstrapAdminTokenFile: undefined,
     });
     expect(config.sts.maxDurationSeconds).toBe(3600);
     expect(config.tls).toEqual({
