@@ -74,6 +74,15 @@ const OPERATIONS = [
   "GET /v1/logs/{service}/{date}/objects",
   "POST /v1/logs/{service}/{date}/{hour}/compact",
   "POST /v1/logs/{service}/rotate",
+  "GET /v1/config/documents",
+  "GET /v1/config/documents/{key}",
+  "PUT /v1/config/documents/{key}",
+  "GET /v1/config/history/{key}",
+  "GET /v1/config/diff/{key}",
+  "POST /v1/config/rollback/{key}",
+  "PUT /v1/config/schemas/{key}",
+  "GET /v1/config/schemas/{key}",
+  "GET /v1/flags/{flag}/evaluation",
 ].sort();
 
 /**
@@ -169,7 +178,13 @@ describe("HTTP API: service endpoints", () => {
       responses: Record<string, { content?: Record<string, unknown> }>;
     };
     expect(Object.keys(upload.requestBody.content)).toEqual(["*/*"]);
-    expect(Object.keys(upload.responses["4XX"]?.content ?? {})).toEqual(["application/problem+json"]);
+    // Error statuses are listed one by one (no 4XX placeholder), each as a problem document.
+    expect(upload.responses["4XX"]).toBeUndefined();
+    for (const status of ["400", "401", "403", "412", "413", "415", "429", "500"]) {
+      expect(Object.keys(upload.responses[status]?.content ?? {}), status).toEqual([
+        "application/problem+json",
+      ]);
+    }
   });
 
   it("serves the docs page", async () => {

@@ -16,6 +16,15 @@ export interface DeletePrefixOptions {
   concurrency?: number;
   /** Stops between batches (what is deleted stays deleted). */
   signal?: AbortSignal;
+  /** Called after each batch with the counts so far, for a progress display. */
+  onProgress?: (progress: DeletePrefixProgress) => void;
+}
+
+export interface DeletePrefixProgress {
+  /** Keys listed so far (each batch is one listing page). */
+  listed: number;
+  deleted: number;
+  failed: number;
 }
 
 export interface DeletePrefixResult {
@@ -52,10 +61,12 @@ export async function deleteByPrefix(
   }
   const result: DeletePrefixResult = { deleted: 0, failed: 0, errors: [] };
   let cursor: string | undefined;
+  let listed = 0;
   do {
     options.signal?.throwIfAborted();
     const page = await deps.store.list(bucket, { prefix, limit: PAGE, ...(cursor ? { cursor } : {}) });
     const keys = page.objects.map((o) => o.key);
+    listed += keys.length;
     // Failures are counted, not thrown, so one key never stops the rest of the batch.
     await mapBounded(keys, options.concurrency ?? 8, async (key) => {
       try {
@@ -73,6 +84,7 @@ export async function deleteByPrefix(
         }
       }
     });
+    options.onProgress?.({ listed, deleted: result.deleted, failed: result.failed });
     cursor = page.nextCursor;
   } while (cursor);
   return result;

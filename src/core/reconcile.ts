@@ -1,4 +1,5 @@
 import type { ListedObject } from "../backends/object-store.ts";
+import { compareKeys } from "../metadata/listing.ts";
 import type { ObjectRecord } from "../metadata/repository.ts";
 import type { CoreContext } from "./core-context.ts";
 import type { ReadPath } from "./read-path.ts";
@@ -10,7 +11,25 @@ export interface ReconcileOptions {
   deleteUnindexed?: boolean;
   /** Incomplete multipart uploads older than this are reported, and aborted when repairing. */
   staleUploadHours?: number;
+  /** Called as the walk goes (every PROGRESS_EVERY keys, and once at the end), for a progress display. */
+  onProgress?: (progress: ReconcileProgress) => void;
 }
+
+export interface ReconcileProgress {
+  bucket: string;
+  /** Objects and index rows walked so far. */
+  objects: number;
+  rows: number;
+  /** Drift found so far (rows without objects, objects without rows, mismatches). */
+  orphans: number;
+  repaired: number;
+}
+
+/** Keys each list of a report names at most; the rest are counted in `unlisted`. */
+export const MAX_REPORTED_KEYS = 1000;
+const PROGRESS_EVERY = 1000;
+
+type KeyList = "rowsWithoutObjects" | "objectsWithoutRows" | "mismatched" | "staleUploads";
 
 export interface BucketReport {
   bucket: string;
@@ -24,10 +43,28 @@ export interface BucketReport {
   mismatched: string[];
   staleUploads: string[];
   repaired: number;
+  /**
+   * Keys found beyond the first MAX_REPORTED_KEYS of a list (present only when a list was cut), so
+   * a report stays small however much drift a large bucket has.
+   */
+  unlisted?: Partial<Record<KeyList, number>>;
 }
 
+/** How many keys a list of the report found, named or not. */
+export const foundCount = (r: BucketReport, list: KeyList) => r[list].length + (r.unlisted?.[list] ?? 0);
+
 export const orphanCount = (r: BucketReport) =>
-  r.rowsWithoutObjects.length + r.objectsWithoutRows.length + r.mismatched.length;
+  foundCount(r, "rowsWithoutObjects") + foundCount(r, "objectsWithoutRows") + foundCount(r, "mismatched");
+
+/** Names the key in the report's list, or counts it once the list holds MAX_REPORTED_KEYS. */
+function note(report: BucketReport, list: KeyList, key: string): void {
+  if (report[list].length < MAX_REPORTED_KEYS) {
+    report[list].push(key);
+    return;
+  }
+  report.unlisted ??= {};
+  report.unlisted[list] = (report.unlisted[list] ?? 0) + 1;
+}
 
 async function* storeObjects(core: CoreContext, bucket: string): AsyncGenerator<ListedObject> {
   let cursor: string | undefined;
@@ -38,11 +75,10 @@ async function* storeObjects(core: CoreContext, bucket: string): AsyncGenerator<
   } while (cursor);
 }
 
-const compareKeys = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
 /**
  * Finds drift between the object store and the metadata index, both ways, by walking both in key
- * order side by side (memory stays flat however large the bucket), and optionally repairs it.
+ * order side by side, a listing page of each at a time, and optionally repairs it. Memory stays
+ * flat however large the bucket: the report names at most MAX_REPORTED_KEYS keys per list.
  */
 export async function reconcileBucket(
   core: CoreContext,
@@ -64,23 +100,36 @@ export async function reconcileBucket(
   const rows = core.index.latestRows(bucket);
   let object = await objects.next();
   let row = await rows.next();
+  let nextProgress = PROGRESS_EVERY;
+  const progress = () =>
+    options.onProgress?.({
+      bucket,
+      objects: report.objects,
+      rows: report.rows,
+      orphans: orphanCount(report),
+      repaired: report.repaired,
+    });
   while (!object.done || !row.done) {
+    if (report.objects + report.rows >= nextProgress) {
+      progress();
+      nextProgress += PROGRESS_EVERY;
+    }
     const order = object.done ? 1 : row.done ? -1 : compareKeys(object.value.key, row.value.key);
     if (order < 0 && !object.done) {
       report.objects++;
-      report.objectsWithoutRows.push(object.value.key);
+      note(report, "objectsWithoutRows", object.value.key);
       if (options.repair) await adoptOrDelete(core, reads, bucket, object.value.key, options, report);
       object = await objects.next();
     } else if (order > 0 && !row.done) {
       report.rows++;
-      report.rowsWithoutObjects.push(row.value.key);
+      note(report, "rowsWithoutObjects", row.value.key);
       if (options.repair) await dropRow(core, row.value, report);
       row = await rows.next();
     } else if (!object.done && !row.done) {
       report.objects++;
       report.rows++;
       if (object.value.size !== row.value.size || object.value.etag !== row.value.etag) {
-        report.mismatched.push(object.value.key);
+        note(report, "mismatched", object.value.key);
         if (options.repair)
           await adoptOrDelete(
             core,
@@ -98,12 +147,13 @@ export async function reconcileBucket(
   const cutoff = Date.now() - (options.staleUploadHours ?? 24) * 3600_000;
   for (const upload of await core.store.listIncompleteUploads(bucket)) {
     if (upload.initiated.getTime() > cutoff) continue;
-    report.staleUploads.push(upload.key);
+    note(report, "staleUploads", upload.key);
     if (options.repair) {
       await core.store.abortIncompleteUpload(bucket, upload);
       report.repaired++;
     }
   }
+  progress();
   return report;
 }
 

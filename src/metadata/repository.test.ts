@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "../config/secret.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { type Database, openDatabase } from "./database.ts";
+import { compareKeys } from "./listing.ts";
 import { MetadataRepository, type NewObjectVersion, type StoreCurrent } from "./repository.ts";
 
 // The same suite runs on embedded PGlite and, when DATABASE_URL is set (CI), on a PostgreSQL server:
@@ -192,6 +194,65 @@ describe.each(targets)("MetadataRepository on %s", (_name, settings) => {
     for (const key of ["o/B", "o/a", "o/Z", "o/é", "o/~"]) await repo.recordVersion(version(key));
     const page = await repo.list(bucket, { prefix: "o/", limit: 10 });
     expect(page.objects.map((o) => o.key)).toEqual(["o/B", "o/Z", "o/a", "o/~", "o/é"]);
+  });
+
+  it("lists folders the way a full grouping would, for any delimiter, prefix and cursor (non-ASCII too)", async () => {
+    // A seeded pseudo-random key set over an alphabet that crosses UTF-8 lengths (and the UTF-16
+    // order trap: U+E000 sorts before U+1F600 in bytes, after it in UTF-16), against a plain model.
+    const alphabet = ["a", "b", "/", "-", "é", "\uE000", "😀", "~"];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 48271) % 2147483647;
+      return seed % n;
+    };
+    const keys = new Set<string>();
+    while (keys.size < 120) {
+      let key = "z";
+      for (let i = 0, len = 1 + rand(6); i < len; i++) key += alphabet[rand(alphabet.length)];
+      keys.add(key);
+    }
+    await Promise.all([...keys].map((key) => repo.recordVersion(version(key))));
+    const sorted = [...keys].sort(compareKeys);
+    const model = (prefix: string, delimiter: string) => {
+      const entries: string[] = [];
+      for (const key of sorted) {
+        if (!key.startsWith(prefix)) continue;
+        const at = key.indexOf(delimiter, prefix.length);
+        const entry = at >= 0 ? key.slice(0, at + delimiter.length) : key;
+        if (entries.at(-1) !== entry) entries.push(entry);
+      }
+      return entries;
+    };
+    const walk = async (prefix: string, delimiter: string, limit: number, from?: string) => {
+      const seen: string[] = [];
+      let cursor = from === undefined ? undefined : encodeCursor(from);
+      do {
+        const page = await repo.list(bucket, { prefix, delimiter, limit, ...(cursor ? { cursor } : {}) });
+        const entries = [...page.prefixes, ...page.objects.map((o) => o.key)].sort(compareKeys);
+        expect(entries.length).toBeLessThanOrEqual(limit);
+        for (const o of page.objects) expect(o.sha256).toBe("a".repeat(64));
+        if (page.nextCursor) expect(decodeCursor(page.nextCursor)).toBe(entries.at(-1));
+        seen.push(...entries);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return seen;
+    };
+    for (const delimiter of ["/", "ab", "😀", "é/", "\u{10FFFF}a"]) {
+      for (const prefix of ["z", "za", "z/", "zé", "z😀", "z\uE000"]) {
+        const expected = model(prefix, delimiter);
+        expect(await walk(prefix, delimiter, 1000)).toEqual(expected);
+        expect(await walk(prefix, delimiter, 7)).toEqual(expected);
+        // Resuming after any entry, or after any key (inside a common prefix or not).
+        for (const from of [expected[1], sorted[rand(sorted.length)], `${prefix}é`, "z😀z"]) {
+          if (from === undefined) continue;
+          const rest = expected.filter((e) => compareKeys(e, from) > 0);
+          expect(await walk(prefix, delimiter, 1000, from)).toEqual(rest);
+        }
+      }
+    }
+    await expect(repo.list(bucket, { delimiter: "\u{10FFFF}", limit: 5 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
   });
 
   it("refuses a forged cursor", async () => {

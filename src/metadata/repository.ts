@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from "../cursor.ts";
 import type { Database } from "./database.ts";
 import { guardDb } from "./guard.ts";
 import { demoteOthers, lockKey, promoteNewest, type StoreCurrent, settleOn } from "./latest.ts";
-import { likePrefix } from "./listing.ts";
+import { charLength, delimiterEnd, folderResume, prefixEnd } from "./listing.ts";
 
 export interface ObjectRecord {
   bucket: string;
@@ -234,65 +234,108 @@ export class MetadataRepository {
     );
   }
 
-  /** Latest versions under a prefix, in byte order of key, with S3-style common prefixes for a delimiter. */
+  /**
+   * Latest versions under a prefix, in byte order of key, with S3-style common prefixes for a
+   * delimiter. Both shapes cost index seeks in proportion to the page, not to the keys below the
+   * prefix (see listing.ts for the key ranges).
+   */
   async list(bucket: string, options: IndexListOptions): Promise<IndexListPage> {
     const prefix = options.prefix ?? "";
-    const after = options.cursor ? decodeCursor(options.cursor) : "";
-    const limit = options.limit;
-    return this.#guard(async () => {
-      if (!options.delimiter) {
-        const rows = await this.#db
-          .selectFrom("object_versions")
-          .selectAll()
-          .where("bucket", "=", bucket)
-          .where("is_latest", "=", true)
-          .where(sql<boolean>`key like ${likePrefix(prefix)} escape '\\'`)
-          .where("key", ">", after)
-          .orderBy("key")
-          .limit(limit + 1)
-          .execute();
-        const page = rows.slice(0, limit).map((r) => toRecord(r as Row));
-        const last = page.at(-1);
-        return {
-          objects: page,
-          prefixes: [],
-          ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.key) } : {}),
-        };
-      }
-      const start = prefix.length + 1;
-      const { rows } = await sql<{ entry: string; is_prefix: boolean }>`
-        select entry, bool_or(is_prefix) as is_prefix from (
-          select case when strpos(substr(key, ${start}), ${options.delimiter}) > 0
-                 then substr(key, 1, ${prefix.length} + strpos(substr(key, ${start}), ${options.delimiter}) + ${options.delimiter.length} - 1)
-                 else key end collate "C" as entry,
-                 strpos(substr(key, ${start}), ${options.delimiter}) > 0 as is_prefix
-          from object_versions
-          where bucket = ${bucket} and is_latest and key like ${likePrefix(prefix)} escape '\\'
-        ) entries
-        where entry > ${after}
-        group by entry order by entry limit ${limit + 1}`.execute(this.#db);
-      const page = rows.slice(0, limit);
-      const keys = page.filter((r) => !r.is_prefix).map((r) => r.entry);
-      const objects =
-        keys.length === 0
-          ? []
-          : (
-              await this.#db
-                .selectFrom("object_versions")
-                .selectAll()
-                .where("bucket", "=", bucket)
-                .where("is_latest", "=", true)
-                .where("key", "in", keys)
-                .orderBy("key")
-                .execute()
-            ).map((r) => toRecord(r as Row));
-      const last = page.at(-1);
-      return {
-        objects,
-        prefixes: page.filter((r) => r.is_prefix).map((r) => r.entry),
-        ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.entry) } : {}),
-      };
-    });
+    const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+    return this.#guard(() =>
+      options.delimiter
+        ? this.#listFolder(bucket, prefix, options.delimiter, cursor, options.limit)
+        : this.#listRecursive(bucket, prefix, cursor, options.limit),
+    );
+  }
+
+  /** One range scan of the latest-rows index: key in [prefix, prefixEnd(prefix)), after the cursor. */
+  async #listRecursive(bucket: string, prefix: string, cursor: string | undefined, limit: number) {
+    const end = prefixEnd(prefix);
+    let q = this.#db
+      .selectFrom("object_versions")
+      .selectAll()
+      .where("bucket", "=", bucket)
+      .where("is_latest", "=", true)
+      .where("key", ">=", prefix);
+    if (end !== undefined && prefix !== "") q = q.where("key", "<", end);
+    if (cursor !== undefined) q = q.where("key", ">", cursor);
+    const rows = await q
+      .orderBy("key")
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit).map((r) => toRecord(r as Row));
+    const last = page.at(-1);
+    return {
+      objects: page,
+      prefixes: [],
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.key) } : {}),
+    };
+  }
+
+  /**
+   * A loose index scan: each step seeks to the first latest key at or after `lo`; a key with the
+   * delimiter after the prefix is reported as its common prefix, and the next seek starts past
+   * every key under that common prefix (listing.ts delimiterEnd), so a folder of a million keys
+   * costs one seek. A run of keys without the delimiter is read in batches that double (1, 2, 4, ...
+   * keys per seek), so a folder of files costs a few seeks, not one per key. The walk's LIMIT tells
+   * the planner the page is small: without it, at 10 million rows it estimated the walk in millions
+   * of rows and joined the rows back with a sequential scan.
+   */
+  async #listFolder(
+    bucket: string,
+    prefix: string,
+    delimiter: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<IndexListPage> {
+    const skip = delimiterEnd(delimiter);
+    const lo = cursor === undefined ? prefix : folderResume(prefix, delimiter, cursor);
+    if (lo === undefined) return { objects: [], prefixes: [] };
+    const end = prefixEnd(prefix);
+    const below = end !== undefined && prefix !== "" ? sql`and o.key < ${end}` : sql``;
+    const plen = charLength(prefix);
+    const { rows } = await sql<Row & { entry: string; is_prefix: boolean }>`
+      with recursive walk (n, entry, is_prefix, lo, k) as (
+        select 0::bigint, null::text collate "C", false, ${lo}::text collate "C", 1::bigint
+        union all
+        select w.n + b.i, b.entry, b.is_prefix, b.lo, b.k
+        from walk w
+        cross join lateral (
+          select c.i,
+            (case when c.at > 0 then substr(c.key, 1, ${plen} + c.at + ${charLength(delimiter)} - 1)
+                  else c.key end) collate "C" as entry,
+            c.at > 0 as is_prefix,
+            (case when c.at > 0 then substr(c.key, 1, ${plen} + c.at - 1) || ${skip}
+                  when c.next is null then c.key || chr(1) end) collate "C" as lo,
+            (case when c.at > 0 then 1 else w.k * 2 end) as k
+          from (
+            select r.key, r.at, row_number() over byKey as i, lead(r.key) over byKey as next,
+                   count(*) filter (where r.at > 0) over byKey as cuts
+            from (
+              select o.key, strpos(substr(o.key, ${plen + 1}), ${delimiter}) as at
+              from object_versions o
+              where o.bucket = ${bucket} and o.is_latest and o.key >= w.lo ${below}
+              order by o.key limit least(w.k, ${limit + 1} - w.n)
+            ) r
+            window byKey as (order by r.key)
+          ) c
+          where c.cuts = 0 or (c.cuts = 1 and c.at > 0)
+        ) b
+        where w.lo is not null and w.n <= ${limit}
+      )
+      select o.*, w.entry, w.is_prefix
+      from (select * from walk where n between 1 and ${limit + 1} order by n limit ${limit + 1}) w
+      left join object_versions o
+        on not w.is_prefix and o.bucket = ${bucket} and o.is_latest and o.key = w.entry
+      order by w.n`.execute(this.#db);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      objects: page.filter((r) => !r.is_prefix).map((r) => toRecord(r)),
+      prefixes: page.filter((r) => r.is_prefix).map((r) => r.entry),
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.entry) } : {}),
+    };
   }
 
   /** Every latest row of a bucket, in key order, a page at a time (for reconciliation). */

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type BucketReport, orphanCount } from "../../core/reconcile.ts";
+import { type BucketReport, foundCount, orphanCount } from "../../core/reconcile.ts";
 import { reportJson } from "../../core/reconcile-buckets.ts";
 import { StorageError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
@@ -15,7 +15,7 @@ interface ReconcileOptions {
   token?: string;
 }
 
-/** Keys listed per category in text output; --json always has them all. */
+/** Keys listed per category in text output; --json has the report's own (up to 1000 per category). */
 const MAX_LISTED = 20;
 
 const CATEGORIES = [
@@ -39,10 +39,10 @@ export function reconcileText(reports: readonly BucketReport[], repair: boolean)
     r.bucket,
     String(r.objects),
     String(r.rows),
-    String(r.rowsWithoutObjects.length),
-    String(r.objectsWithoutRows.length),
-    String(r.mismatched.length),
-    String(r.staleUploads.length),
+    String(foundCount(r, "rowsWithoutObjects")),
+    String(foundCount(r, "objectsWithoutRows")),
+    String(foundCount(r, "mismatched")),
+    String(foundCount(r, "staleUploads")),
     ...(repair ? [String(r.repaired)] : []),
   ]);
   let text = formatTable(
@@ -53,8 +53,8 @@ export function reconcileText(reports: readonly BucketReport[], repair: boolean)
     for (const [field, label] of CATEGORIES) {
       const keys = r[field];
       for (const key of keys.slice(0, MAX_LISTED)) text += `${r.bucket}: ${label}: ${key}\n`;
-      if (keys.length > MAX_LISTED)
-        text += `${r.bucket}: ... and ${keys.length - MAX_LISTED} more (${label})\n`;
+      const found = foundCount(r, field);
+      if (found > MAX_LISTED) text += `${r.bucket}: ... and ${found - MAX_LISTED} more (${label})\n`;
     }
   }
   const orphans = reports.reduce((n, r) => n + orphanCount(r), 0);

@@ -41,7 +41,19 @@ const BucketReportSchema = z
     mismatched: keys.describe("Keys whose size differs between the store and the index."),
     staleUploads: keys,
     repaired: z.number().int(),
-    orphans: z.number().int().describe("rowsWithoutObjects + objectsWithoutRows + mismatched."),
+    orphans: z
+      .number()
+      .int()
+      .describe("rowsWithoutObjects + objectsWithoutRows + mismatched, counted in full."),
+    unlisted: z
+      .object({
+        rowsWithoutObjects: z.number().int().optional(),
+        objectsWithoutRows: z.number().int().optional(),
+        mismatched: z.number().int().optional(),
+        staleUploads: z.number().int().optional(),
+      })
+      .optional()
+      .describe("Keys found beyond the first 1000 of a list (present only when a list was cut)."),
   })
   .meta({ id: "BucketReport" });
 
