@@ -145,7 +145,10 @@ describe("gRPC cancellation, deadlines and shutdown", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
     expect(await server.inFlight.drain(15_000)).toBe(true);
     await expectNothingLeft(key);
-    expect(callLine(key)).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+    // The server learns of the end from whichever comes first: its own timer for the call's
+    // grpc-timeout, or the client's RST_STREAM when the client's timer fires. Both end the call
+    // the same way (nothing stored, checked above); only the logged code differs.
+    expect(["DEADLINE_EXCEEDED", "CANCELLED"]).toContain(callLine(key)?.code);
   });
 
   it("the server enforces a deadline itself and cleans up (server-side DEADLINE_EXCEEDED)", async () => {
