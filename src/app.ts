@@ -16,7 +16,11 @@ import { MetadataRepository } from "./metadata/repository.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { createSecurity, type Security } from "./security/index.ts";
 import { RateLimiter } from "./security/rate-limit.ts";
+import { type ConfigStore, createConfigStore } from "./stores/config/index.ts";
+import { createLogArchive, type LogArchive } from "./stores/logs/index.ts";
 import { createProtoRegistry, type ProtoRegistry } from "./stores/proto/index.ts";
+import { createTempStore, type TempStore } from "./stores/temp/index.ts";
+import { createUserDataStore, type UserDataStore } from "./stores/user-data/index.ts";
 
 /** Template files for bucket policies ship in the repository, beside src/. */
 export const POLICIES_DIR = fileURLToPath(new URL("../policies", import.meta.url));
@@ -33,6 +37,14 @@ export interface AppContext {
   service: StorageService;
   /** Versioned .proto sets (stores/proto): validated, checked for breaking changes, with generated code. */
   protos: ProtoRegistry;
+  /** Log files per service, date and hour (stores/logs): batched appends, compaction, rotation. */
+  logArchive: LogArchive;
+  /** User uploads with per-user quotas (stores/user-data). */
+  userData: UserDataStore;
+  /** Uploads with a time to live (stores/temp): refused once expired, swept, lifecycle as backstop. */
+  tempStore: TempStore;
+  /** Versioned JSON/YAML config documents with schemas, and feature flags (stores/config). */
+  configStore: ConfigStore;
   /** Prometheus metrics on a private registry; transports add their own series. */
   metrics: Metrics;
   /** One limiter shared by the HTTP and gRPC servers. */
@@ -104,6 +116,8 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     logger,
     ...(rateLimitStore ? { rateLimitStore } : {}),
   });
+  const logArchive = createLogArchive({ service, config, logger });
+  const tempStore = createTempStore({ service, db, config, logger });
   return {
     config,
     logger,
@@ -113,6 +127,10 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     index,
     service,
     protos: createProtoRegistry({ service, config, logger }),
+    logArchive,
+    userData: createUserDataStore({ service, db, config }),
+    tempStore,
+    configStore: createConfigStore({ service, config }),
     metrics,
     rateLimiter: new RateLimiter(config.rateLimit, rateLimitStore),
     security,
@@ -123,6 +141,11 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
       return { store: health ? await health.check(signal) : "ok" };
     },
     close: async () => {
+      tempStore.stop();
+      // Appended log lines still buffered are written before the store closes.
+      await logArchive
+        .close()
+        .catch((err: unknown) => logger.error({ err }, "flushing buffered log lines failed"));
       await security.close();
       await Promise.allSettled([store.close(), db.destroy()]);
     },

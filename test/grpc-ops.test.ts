@@ -111,6 +111,10 @@ describe("gRPC server reflection and health", () => {
         "lumenslate.storage.v1.StorageService",
         "lumenslate.storage.v1.AdminService",
         "lumenslate.storage.v1.ProtoStorageService",
+        "lumenslate.storage.v1.TempStorageService",
+        "lumenslate.storage.v1.UserDataService",
+        "lumenslate.storage.v1.ConfigService",
+        "lumenslate.storage.v1.LogStorageService",
         "grpc.health.v1.Health",
       ]),
     );

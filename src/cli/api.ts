@@ -14,6 +14,10 @@ import type {
 import type { ApiKeyInfoJson } from "../security/admin-json.ts";
 import type { AuditQuery, AuditRecord } from "../security/audit.ts";
 import type { ProtoDiff, ProtoFileInput, ProtoVersion, PublishResult } from "../stores/proto/types.ts";
+import type { ConfigApi } from "./config-api.ts";
+import type { LogsApi } from "./logs-api.ts";
+import type { TempApi } from "./temp-api.ts";
+import type { UserDataApi } from "./user-data-api.ts";
 
 /**
  * What the CLI's commands do to a service, whichever way it is reached: straight on the embedded
@@ -35,6 +39,10 @@ export interface StorageApi {
   audit(query: AuditQuery): Promise<AuditRecord[]>;
   reconcile(req: ReconcileRequest): Promise<BucketReport[]>;
   protos: ProtosApi;
+  temp: TempApi;
+  logs: LogsApi;
+  userData: UserDataApi;
+  config: ConfigApi;
 }
 
 /** The proto registry (stores/proto): versions accept the `latest` alias wherever they are read. */

@@ -7,6 +7,10 @@ import type { IssuedKey } from "../security/api-keys.ts";
 import type { AuditEvent } from "../security/audit.ts";
 import { parseScope } from "../security/scopes.ts";
 import type { IssuedKeyView, StorageApi } from "./api.ts";
+import { localConfig } from "./config-api.ts";
+import { localLogs } from "./logs-api.ts";
+import { localTemp } from "./temp-api.ts";
+import { localUserData } from "./user-data-api.ts";
 
 /**
  * Local mode: the commands call the StorageService and the security layer in this process, on the
@@ -160,6 +164,10 @@ export function localApi(app: AppContext): StorageApi {
       archive: (service, version) => app.protos.downloadTarball(service, version),
       diff: (service, from, to) => app.protos.diff(service, from, to),
     },
+    temp: localTemp(app, audited),
+    logs: localLogs(app, audited),
+    userData: localUserData(app, audited),
+    config: localConfig(app, audited),
     reconcile: (req) => {
       const run = () => reconcileBuckets(service, { ...req, configured: Object.values(app.config.buckets) });
       // A dry run changes nothing, so only a repair is a mutation worth a record.

@@ -215,10 +215,30 @@ const envSchema = z.object({
   LOG_STORAGE_BUCKET: bucketName("logs"),
   LOG_STORAGE_RETENTION_DAYS: int(30, 1, 36500),
   LOG_STORAGE_COMPRESSION: z.enum(["gzip", "none"], { error: "must be gzip or none" }).default("gzip"),
+  LOG_STORAGE_FLUSH_BYTES: size("1MiB"),
+  LOG_STORAGE_FLUSH_INTERVAL: seconds("10s"),
+  LOG_STORAGE_COMPACT_INTERVAL: interval("10m"),
   BACKUP_STORAGE_BUCKET: bucketName("backups"),
   TEMP_STORAGE_BUCKET: bucketName("temp"),
   TEMP_STORAGE_EXPIRY_DAYS: int(1, 1, 36500),
+  TEMP_DEFAULT_TTL: seconds("1h"),
+  TEMP_MAX_TTL: seconds("24h"),
+  TEMP_SWEEP_INTERVAL: z
+    .string()
+    .default("5m")
+    .transform((text, ctx) => {
+      const value = text === "0" ? 0 : parseDurationSeconds(text);
+      if (value === undefined || value < 0) {
+        ctx.addIssue({ code: "custom", message: "must be 0 (off) or a duration such as 300, 5m or 1h" });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  USER_DATA_QUOTA_BYTES: size("1GiB"),
+  USER_DATA_QUOTA_OBJECTS: int(10000, 1, 1_000_000_000),
   CONFIG_STORAGE_BUCKET: bucketName("config"),
+  CONFIG_MAX_DOCUMENT_BYTES: size("1MiB"),
+  CONFIG_FLAG_CACHE_TTL_SECONDS: int(5, 0, 3600),
 });
 
 /** Every variable the service reads (documented one by one in .env.example). */
@@ -411,7 +431,34 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       python: env.PROTO_PYTHON,
     },
     model: { compression: env.MODEL_STORAGE_COMPRESSION, encryption: env.MODEL_STORAGE_ENCRYPTION },
-    logs: { retentionDays: env.LOG_STORAGE_RETENTION_DAYS, compression: env.LOG_STORAGE_COMPRESSION },
+    userData: {
+      /** Per-user limits of the user-data store (bytes, objects); a user's own limits replace them. */
+      quotaBytes: env.USER_DATA_QUOTA_BYTES,
+      quotaObjects: env.USER_DATA_QUOTA_OBJECTS,
+    },
+    temp: {
+      /** Time to live of a temp upload that names none, and the longest one accepted (seconds). */
+      defaultTtlSeconds: env.TEMP_DEFAULT_TTL,
+      maxTtlSeconds: env.TEMP_MAX_TTL,
+      /** Seconds between in-process sweeps of expired temp objects; 0: only `temp sweep`. */
+      sweepIntervalSeconds: env.TEMP_SWEEP_INTERVAL,
+    },
+    configStore: {
+      /** The largest JSON or YAML document (source text) one put may store. */
+      maxDocumentBytes: env.CONFIG_MAX_DOCUMENT_BYTES,
+      /** How long an instance reuses a flag it read (seconds): other instances see a change within it. */
+      flagCacheTtlSeconds: env.CONFIG_FLAG_CACHE_TTL_SECONDS,
+    },
+    logs: {
+      retentionDays: env.LOG_STORAGE_RETENTION_DAYS,
+      compression: env.LOG_STORAGE_COMPRESSION,
+      /** Appended lines buffered per hour file are written as one part when this many bytes wait... */
+      flushBytes: env.LOG_STORAGE_FLUSH_BYTES,
+      /** ...or when the oldest waiting line is this old (seconds). */
+      flushIntervalSeconds: env.LOG_STORAGE_FLUSH_INTERVAL,
+      /** How often closed hours' parts are compacted into one object (seconds; 0: on demand only). */
+      compactIntervalSeconds: env.LOG_STORAGE_COMPACT_INTERVAL,
+    },
   };
 }
 
@@ -503,10 +550,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       "Invalid configuration: STORAGE_PRESIGN_DEFAULT_EXPIRY must not exceed STORAGE_PRESIGN_MAX_EXPIRY",
     );
   }
+  checkTempTtl(config);
   if (config.storage.multipart.partSize < 5 * 1024 * 1024) {
     throw new ConfigError(
       "Invalid configuration: STORAGE_MULTIPART_PART_SIZE must be at least 5MiB (an S3 rule)",
     );
   }
   return config;
+}
+
+/** A TTL beyond the temp bucket's lifecycle rule would be cut short by it, silently. */
+function checkTempTtl(config: Config): void {
+  const { defaultTtlSeconds, maxTtlSeconds } = config.temp;
+  if (defaultTtlSeconds > maxTtlSeconds) {
+    throw new ConfigError("Invalid configuration: TEMP_DEFAULT_TTL must not exceed TEMP_MAX_TTL");
+  }
+  if (maxTtlSeconds > config.bucketSettings.tempExpiryDays * 86_400) {
+    throw new ConfigError(
+      "Invalid configuration: TEMP_MAX_TTL must not exceed TEMP_STORAGE_EXPIRY_DAYS (the temp bucket's lifecycle rule deletes objects then)",
+    );
+  }
 }

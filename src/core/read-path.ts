@@ -1,6 +1,7 @@
 import { pipeline } from "node:stream/promises";
 import { StorageError } from "../errors.ts";
 import { type CoreContext, checkCustomerKeyFor, describes, keyOption, toInfo } from "./core-context.ts";
+import { refuseExpired, secondsLeft } from "./expiry.ts";
 import { type IndexSync, OUT_OF_BAND_OWNER } from "./index-sync.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey, validatePrefix } from "./keys.ts";
@@ -49,6 +50,12 @@ export class ReadPath {
     }
     await checkCustomerKeyFor(this.#core, options.sseCustomerKey, { bucket, key: k });
     const got = await store.get(bucket, k, options);
+    try {
+      refuseExpired(got.head);
+    } catch (err) {
+      got.body.destroy();
+      throw err;
+    }
     const record = await index.find(bucket, k, got.head.versionId).catch((err) => {
       got.body.destroy();
       throw err;
@@ -87,6 +94,7 @@ export class ReadPath {
     await checkCustomerKeyFor(this.#core, options.sseCustomerKey, { bucket, key: k });
     const keys = keyOption(options.sseCustomerKey);
     const head = await store.head(bucket, k, versionId, keys);
+    refuseExpired(head);
     const record = await index.find(bucket, k, head.versionId);
     if (!record || describes(record, head)) return toInfo(head, record);
     const sha256 = await this.hashObject(bucket, k, head.versionId, keys);
@@ -154,9 +162,15 @@ export class ReadPath {
         limit: maxExpiry,
       });
     }
+    let seconds = expires;
     if (req.method === "PUT") checkExtension(settings, bucket, extensionOf(k));
-    else await store.head(bucket, k, req.versionId);
-    const url = await store.presign(bucket, k, { ...req, expiresInSeconds: expires });
-    return { url, method: req.method, expiresAt: new Date(Date.now() + expires * 1000) };
+    else {
+      const head = await store.head(bucket, k, req.versionId);
+      refuseExpired(head);
+      // The store would serve the URL past the object's expiry: the URL expires with the object.
+      seconds = Math.min(expires, secondsLeft(head.metadata) ?? expires);
+    }
+    const url = await store.presign(bucket, k, { ...req, expiresInSeconds: seconds });
+    return { url, method: req.method, expiresAt: new Date(Date.now() + seconds * 1000) };
   }
 }

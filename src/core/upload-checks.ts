@@ -1,5 +1,6 @@
 import type { WriteCondition } from "../backends/object-store.ts";
 import { StorageError } from "../errors.ts";
+import { checkExpiryMetadata } from "./expiry.ts";
 import { extensionOf, validateBucket, validateKey, validateMetadata } from "./keys.ts";
 import type { StorageSettings } from "./storage-service.ts";
 import type { UploadRequest } from "./types.ts";
@@ -21,6 +22,7 @@ export function checkUploadRequest(
   const bucket = validateBucket(req.bucket);
   const key = validateKey(req.key);
   const metadata = validateMetadata(req.metadata);
+  checkExpiryMetadata(metadata);
   const extension = extensionOf(key);
   checkExtension(settings, bucket, extension);
   const { maxFileSize } = settings;

@@ -6,6 +6,7 @@ import { asStorageError, isStorageError, StorageError } from "../errors.ts";
 import type { Admission, Reservation } from "./admission.ts";
 import { type CoreContext, checkCustomerKeyFor, describes, keyOption, sseC } from "./core-context.ts";
 import { executableScannerFor } from "./executable-scan.ts";
+import { refuseExpired } from "./expiry.ts";
 import type { IndexSync } from "./index-sync.ts";
 import { IngestGuard, type IngestLimits } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey } from "./keys.ts";
@@ -190,6 +191,7 @@ export class WritePath {
     await checkCustomerKeyFor(this.#core, sourceKey.sseCustomerKey, src);
     await checkCustomerKeyFor(this.#core, targetKey.sseCustomerKey, dst);
     const head = await store.head(src.bucket, src.key, src.versionId, sourceKey);
+    refuseExpired(head);
     const sourceRecord = await index.find(src.bucket, src.key, head.versionId);
     // Never carry a hash that does not describe the source's current bytes (its ETag says).
     let sha256: string;

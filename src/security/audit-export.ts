@@ -1,10 +1,8 @@
-import { Readable } from "node:stream";
-import { createGzip } from "node:zlib";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { StorageService } from "../core/storage-service.ts";
-import { StorageError } from "../errors.ts";
 import type { Database } from "../metadata/database.ts";
+import { writeLogObject } from "../stores/logs/objects.ts";
 import type { AuditLog, AuditRecord } from "./audit.ts";
 import { securityDb } from "./schema.ts";
 
@@ -135,22 +133,16 @@ async function exportHour(deps: AuditExportDeps, h: number): Promise<Omit<Export
       afterId = page.at(-1)?.id;
     }
   }
-  const source = Readable.from(lines());
-  const body = deps.compression === "gzip" ? source.pipe(createGzip()) : source;
-  source.on("error", (err) => body.destroy(err));
-  try {
-    await deps.service.upload({
-      bucket: deps.bucket,
-      key,
-      body,
-      contentType: deps.compression === "gzip" ? "application/gzip" : "application/x-ndjson",
-      owner: "lumenslate-audit",
-    });
-  } catch (err) {
-    throw err instanceof StorageError
-      ? err
-      : new StorageError("INTERNAL", "The audit export failed.", { key }, { cause: err });
-  }
+  // Written by the log archive's writer (stores/logs): one gzip stream, streamed page by page.
+  await writeLogObject({
+    service: deps.service,
+    bucket: deps.bucket,
+    key,
+    compression: deps.compression,
+    source: lines(),
+    contentType: deps.compression === "gzip" ? "application/gzip" : "application/x-ndjson",
+    owner: "lumenslate-audit",
+  });
   return { hour, bucket: deps.bucket, key, records };
 }
 

@@ -35,6 +35,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
         announce: (text) => ctx.io.stderr.write(`${text}\n`),
         showToken: ctx.io.stderr.isTTY === true,
       });
+      app.tempStore.start(); // the periodic sweep of expired temp objects (TEMP_SWEEP_INTERVAL)
+      app.logArchive.start(); // compaction of closed log hours (LOG_STORAGE_COMPACT_INTERVAL)
       const server = await startHttpServer(app);
       log.info({ address: server.address }, "listening");
       let grpc: Awaited<ReturnType<typeof startGrpcServer>>;

@@ -9,9 +9,13 @@ import type { ListingJson } from "../../transports/http/routes/listing.ts";
 import type { ObjectInfoJson } from "../../transports/http/schemas.ts";
 import type { GetOptions, IssuedKeyView, PutRequest, StorageApi } from "../api.ts";
 import { objectPath, type ServiceClient, serviceClient } from "./client.ts";
+import { remoteConfig } from "./config.ts";
 import { verifiedBody } from "./download.ts";
+import { remoteLogs } from "./logs.ts";
 import { remoteProtos } from "./protos.ts";
 import type { RemoteTarget } from "./target.ts";
+import { remoteTemp } from "./temp.ts";
+import { remoteUserData } from "./user-data.ts";
 import { auditFromJson, infoFromHeaders, infoFromJson, listFromJson, reportFromJson } from "./wire.ts";
 
 /**
@@ -254,6 +258,10 @@ export function remoteApi(target: RemoteTarget): StorageApi {
       return json.records.map(auditFromJson);
     },
     protos: remoteProtos(client),
+    temp: remoteTemp(client),
+    logs: remoteLogs(client),
+    userData: remoteUserData(client),
+    config: remoteConfig(client),
     reconcile: async (req) => {
       const json = await client.json<{ reports: (BucketReport & { orphans?: number })[] }>(
         "POST",

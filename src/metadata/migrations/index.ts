@@ -127,4 +127,45 @@ export const migrations: Record<string, Migration> = {
       await sql`create index rate_limits_expire_idx on rate_limits (expire)`.execute(db);
     },
   },
+  "0005_temp_expiries": {
+    async up(db: Kysely<unknown>) {
+      // When each temp-store object expires (src/stores/temp): the sweep finds expired objects here
+      // instead of reading every object's metadata. The object's own metadata stays the authority.
+      await sql`
+        create table temp_expiries (
+          bucket text not null,
+          key text collate "C" not null,
+          expires_at timestamptz not null,
+          size bigint not null check (size >= 0),
+          primary key (bucket, key)
+        )`.execute(db);
+      await sql`create index temp_expiries_due_idx on temp_expiries (expires_at)`.execute(db);
+    },
+  },
+  "0006_user_data_quota": {
+    async up(db: Kysely<unknown>) {
+      // Per-user quotas of the user-data store (src/stores/user-data/quota.ts): settled usage per
+      // user, locked row by row so instances reserving at once are serialised, and the live
+      // reservations of uploads in flight (they expire, so a crashed instance's do not count forever).
+      await sql`
+        create table user_data_usage (
+          user_id text primary key,
+          bytes bigint not null default 0 check (bytes >= 0),
+          objects bigint not null default 0 check (objects >= 0),
+          quota_bytes bigint check (quota_bytes is null or quota_bytes >= 0),
+          quota_objects bigint check (quota_objects is null or quota_objects >= 0),
+          updated_at timestamptz not null default now()
+        )`.execute(db);
+      await sql`
+        create table user_data_reservations (
+          id text primary key,
+          user_id text not null references user_data_usage (user_id),
+          bytes bigint not null check (bytes >= 0),
+          expires_at timestamptz not null
+        )`.execute(db);
+      await sql`create index user_data_reservations_user_idx on user_data_reservations (user_id, expires_at)`.execute(
+        db,
+      );
+    },
+  },
 };

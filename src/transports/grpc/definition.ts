@@ -2,8 +2,12 @@ import { fileURLToPath } from "node:url";
 import { loadPackageDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 import type { ProtoGrpcType as AdminProtoGrpcType } from "./generated/admin.ts";
+import type { ProtoGrpcType as ConfigProtoGrpcType } from "./generated/config.ts";
+import type { ProtoGrpcType as LogStorageProtoGrpcType } from "./generated/log_storage.ts";
 import type { ProtoGrpcType as ProtoStorageProtoGrpcType } from "./generated/proto_storage.ts";
 import type { ProtoGrpcType as StorageProtoGrpcType } from "./generated/storage.ts";
+import type { ProtoGrpcType as TempProtoGrpcType } from "./generated/temp.ts";
+import type { ProtoGrpcType as UserDataProtoGrpcType } from "./generated/user_data.ts";
 
 /**
  * The storage API contract as loaded at run time, shared by the server and the TypeScript client.
@@ -15,13 +19,35 @@ export const PROTO_ROOT = fileURLToPath(new URL("../../../proto", import.meta.ur
 export const PROTO_FILE = "lumenslate/storage/v1/storage.proto";
 export const ADMIN_PROTO_FILE = "lumenslate/storage/v1/admin.proto";
 export const PROTO_STORAGE_PROTO_FILE = "lumenslate/storage/v1/proto_storage.proto";
+export const TEMP_PROTO_FILE = "lumenslate/storage/v1/temp.proto";
+export const USER_DATA_PROTO_FILE = "lumenslate/storage/v1/user_data.proto";
+export const LOG_STORAGE_PROTO_FILE = "lumenslate/storage/v1/log_storage.proto";
+export const CONFIG_PROTO_FILE = "lumenslate/storage/v1/config.proto";
 /** Every file of the API: one package definition holds them all, so nothing served is left out. */
-export const PROTO_FILES = [PROTO_FILE, ADMIN_PROTO_FILE, PROTO_STORAGE_PROTO_FILE] as const;
+export const PROTO_FILES = [
+  PROTO_FILE,
+  ADMIN_PROTO_FILE,
+  PROTO_STORAGE_PROTO_FILE,
+  TEMP_PROTO_FILE,
+  USER_DATA_PROTO_FILE,
+  LOG_STORAGE_PROTO_FILE,
+  CONFIG_PROTO_FILE,
+] as const;
 export const STORAGE_SERVICE_NAME = "lumenslate.storage.v1.StorageService";
 export const ADMIN_SERVICE_NAME = "lumenslate.storage.v1.AdminService";
 export const PROTO_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.ProtoStorageService";
+export const TEMP_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.TempStorageService";
+export const USER_DATA_SERVICE_NAME = "lumenslate.storage.v1.UserDataService";
+export const LOG_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.LogStorageService";
+export const CONFIG_SERVICE_NAME = "lumenslate.storage.v1.ConfigService";
 
-type ProtoGrpcType = StorageProtoGrpcType & AdminProtoGrpcType & ProtoStorageProtoGrpcType;
+type ProtoGrpcType = StorageProtoGrpcType &
+  AdminProtoGrpcType &
+  ProtoStorageProtoGrpcType &
+  TempProtoGrpcType &
+  UserDataProtoGrpcType &
+  LogStorageProtoGrpcType &
+  ConfigProtoGrpcType;
 
 /**
  * camelCase fields, 64-bit integers as JS numbers (sizes stay below 2^53), enums as their names,

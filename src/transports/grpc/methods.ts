@@ -1,5 +1,13 @@
 import { StorageError } from "../../errors.ts";
-import { ADMIN_SERVICE_NAME, PROTO_STORAGE_SERVICE_NAME, STORAGE_SERVICE_NAME } from "./definition.ts";
+import {
+  ADMIN_SERVICE_NAME,
+  CONFIG_SERVICE_NAME,
+  LOG_STORAGE_SERVICE_NAME,
+  PROTO_STORAGE_SERVICE_NAME,
+  STORAGE_SERVICE_NAME,
+  TEMP_STORAGE_SERVICE_NAME,
+  USER_DATA_SERVICE_NAME,
+} from "./definition.ts";
 
 /**
  * Which gRPC methods may be served, and how: deny by default. A method is served only when its
@@ -20,6 +28,10 @@ export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([
 const storage = (method: string) => `/${STORAGE_SERVICE_NAME}/${method}`;
 const admin = (method: string) => `/${ADMIN_SERVICE_NAME}/${method}`;
 const protos = (method: string) => `/${PROTO_STORAGE_SERVICE_NAME}/${method}`;
+const temp = (method: string) => `/${TEMP_STORAGE_SERVICE_NAME}/${method}`;
+const userData = (method: string) => `/${USER_DATA_SERVICE_NAME}/${method}`;
+const logs = (method: string) => `/${LOG_STORAGE_SERVICE_NAME}/${method}`;
+const config = (method: string) => `/${CONFIG_SERVICE_NAME}/${method}`;
 
 /**
  * The operation each keyed method is audited as (its handler in services/storage-service.ts uses
@@ -50,6 +62,30 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   [protos("DiffProtoVersions")]: "protos.diff",
   [protos("GetProtoDefinitions")]: "protos.definitions",
   [protos("ListProtoServices")]: "protos.services",
+  [temp("UploadTempFile")]: "temp.put",
+  [temp("DownloadTempFile")]: "temp.get",
+  [temp("SweepTemp")]: "temp.sweep",
+  // UserDataService (services/user-data.ts): scopes on the user-data bucket at `users/{user_id}/`.
+  [userData("UploadUserFile")]: "users.upload",
+  [userData("ListUserFiles")]: "users.list",
+  [userData("DownloadUserFile")]: "users.download",
+  [userData("DeleteUserFile")]: "users.delete",
+  [userData("DeleteAllUserFiles")]: "users.delete-all",
+  [userData("GetUserUsage")]: "users.usage",
+  // LogStorageService (services/logs.ts): scopes on the logs bucket at `{service}/`.
+  [logs("UploadLogFile")]: "logs.upload",
+  [logs("AppendLogs")]: "logs.append",
+  [logs("GetLogsByDate")]: "logs.read",
+  [logs("ListLogObjects")]: "logs.objects",
+  [logs("CompactLogs")]: "logs.compact",
+  [logs("RotateLogs")]: "logs.rotate",
+  // ConfigService (services/config.ts): scopes on the config bucket at `{name}/` (flags: `flags/{flag}/`).
+  [config("PutDocument")]: "config.put",
+  [config("GetDocument")]: "config.get",
+  [config("GetHistory")]: "config.history",
+  [config("DiffVersions")]: "config.diff",
+  [config("RollbackDocument")]: "config.rollback",
+  [config("EvaluateFlag")]: "flags.evaluate",
 };
 
 export type MethodAccess = { kind: "public" } | { kind: "keyed"; operation: string } | { kind: "unmapped" };

@@ -13,8 +13,12 @@ import { reflectionService } from "./reflection.ts";
 import { type ServedMethod, ServiceRegistry } from "./register.ts";
 import { adminServiceHandlers } from "./services/admin.ts";
 import { InFlight } from "./services/call-scope.ts";
+import { configHandlers } from "./services/config.ts";
+import { logStorageHandlers } from "./services/logs.ts";
 import { protoStorageHandlers } from "./services/protos.ts";
 import { storageServiceHandlers } from "./services/storage-service.ts";
+import { tempStorageHandlers } from "./services/temp.ts";
+import { userDataHandlers } from "./services/user-data.ts";
 
 export interface GrpcServerOptions {
   /** Defaults: config.grpc.host and config.grpc.port (0 picks a free port). */
@@ -128,6 +132,46 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
       inFlight,
       maxMessageBytes: grpc.maxMessageBytes,
       buckets: app.config.buckets,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.TempStorageService.service,
+    tempStorageHandlers({
+      temp: app.tempStore,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.UserDataService.service,
+    userDataHandlers({
+      userData: app.userData,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.LogStorageService.service,
+    logStorageHandlers({
+      logs: app.logArchive,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.ConfigService.service,
+    configHandlers({
+      configStore: app.configStore,
+      security: app.security,
+      logger,
+      inFlight,
+      bucket: app.config.buckets.config,
     }),
   );
   const health = new GrpcHealth(app, options.health);

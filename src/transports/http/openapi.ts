@@ -140,6 +140,8 @@ export async function registerOpenApi(fastify: FastifyInstance): Promise<void> {
           name: "protos",
           description: "The proto registry: versioned, validated .proto sets and their code",
         },
+        { name: "temp", description: "Uploads with a time to live, refused once expired, and their sweep" },
+        { name: "config", description: "Versioned JSON/YAML config, history, rollback; feature flags" },
         { name: "admin", description: "API keys, the audit trail and reconcile (needs `*:admin`)" },
         { name: "service", description: "Health, readiness, metrics and this document" },
       ],

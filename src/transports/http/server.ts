@@ -13,10 +13,14 @@ import { enforceRoutePolicy, isOriginForm } from "./route-policy.ts";
 import { registerAdminAuditRoute } from "./routes/admin-audit.ts";
 import { registerAdminKeysRoutes } from "./routes/admin-keys.ts";
 import { registerAdminReconcileRoute } from "./routes/admin-reconcile.ts";
+import { registerConfigRoutes } from "./routes/config.ts";
+import { registerConfigPutRoutes } from "./routes/config-put.ts";
 import { registerCopyRoute } from "./routes/copy.ts";
 import { registerCredentialsRoute } from "./routes/credentials.ts";
 import { registerHealthRoutes } from "./routes/health.ts";
 import { registerListingRoute } from "./routes/listing.ts";
+import { registerLogRoutes } from "./routes/logs.ts";
+import { registerLogUploadRoute } from "./routes/logs-upload.ts";
 import { registerMinioAuditRoute } from "./routes/minio-audit.ts";
 import { registerMultipartUploadRoutes } from "./routes/multipart-upload.ts";
 import { registerDeleteRoutes } from "./routes/object-delete.ts";
@@ -25,6 +29,9 @@ import { registerObjectUploadRoute } from "./routes/object-upload.ts";
 import { registerPresignRoutes } from "./routes/presign.ts";
 import { registerProtoReadRoutes } from "./routes/protos.ts";
 import { registerProtoGeneratedRoute, registerProtoPublishRoute } from "./routes/protos-publish.ts";
+import { registerTempReadRoute, registerTempSweepRoute, registerTempUploadRoute } from "./routes/temp.ts";
+import { registerUserDataRoutes } from "./routes/user-data.ts";
+import { registerUserDataUploadRoute } from "./routes/user-data-upload.ts";
 
 export interface HttpServer {
   address: string;
@@ -126,6 +133,11 @@ export async function buildHttpApp(
     registerAdminAuditRoute(api, app);
     registerAdminReconcileRoute(api, app);
     registerProtoReadRoutes(api, app);
+    registerTempReadRoute(api, app);
+    registerTempSweepRoute(api, app);
+    registerUserDataRoutes(api, app);
+    registerLogRoutes(api, app);
+    registerConfigRoutes(api, app);
   });
   // Streaming bodies, each in a scope with its own content-type parsers.
   await fastify.register(async (scope) => registerObjectUploadRoute(scope, app));
@@ -133,6 +145,10 @@ export async function buildHttpApp(
   await fastify.register(async (scope) => registerMinioAuditRoute(scope, app));
   await fastify.register(async (scope) => registerProtoPublishRoute(scope, app));
   await fastify.register(async (scope) => registerProtoGeneratedRoute(scope, app));
+  await fastify.register(async (scope) => registerTempUploadRoute(scope, app));
+  await fastify.register(async (scope) => registerUserDataUploadRoute(scope, app));
+  await fastify.register(async (scope) => registerLogUploadRoute(scope, app));
+  await fastify.register(async (scope) => registerConfigPutRoutes(scope, app));
   return fastify;
 }
 
