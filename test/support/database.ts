@@ -43,8 +43,26 @@ export async function ownDatabase(label: string, pgliteDir = "memory://"): Promi
     kind: "PostgreSQL",
     env: { DATABASE_URL: url.toString() },
     settings: { url: new Secret(url.toString()), pgliteDir: "" },
-    drop: () => admin(server, `drop database if exists "${name}" with (force)`),
+    drop: () => dropDatabase(server, name),
   };
+}
+
+/**
+ * DROP ... WITH (FORCE) ends the suite's own connections, but not an autovacuum worker (a
+ * superuser process) that a freshly seeded table attracts: PostgreSQL then refuses. Such a worker
+ * gives way within moments, so try again for a while before failing.
+ */
+async function dropDatabase(server: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin(server, `drop database if exists "${name}" with (force)`);
+      return;
+    } catch (err) {
+      const busy = /pg_signal_backend|being accessed by other users/.test(String((err as Error).message));
+      if (!busy || attempt >= 60) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** One statement on the server's own database (CREATE/DROP DATABASE cannot run inside the target). */
