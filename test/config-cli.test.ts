@@ -1,10 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./support/cli.ts";
-import { testEnv } from "./support/config.ts";
-import { type HttpHarness, startHttp } from "./support/http.ts";
+import { expect, it } from "vitest";
+import type { runCli } from "./support/cli.ts";
+import { describeBothModes } from "./support/cli-modes.ts";
 
 /**
  * `config put|get|history|diff|rollback|flag` as a person or a script runs them: in local mode
@@ -12,15 +10,13 @@ import { type HttpHarness, startHttp } from "./support/http.ts";
  * service's HTTP API, with the same output either way.
  */
 
-let tmp: string;
-
 function json<T>(run: { code: number; stdout: string; stderr: string }): T {
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
   return JSON.parse(run.stdout) as T;
 }
 
 async function file(name: string, text: string): Promise<string> {
-  const path = join(await mkdtemp(join(tmp, "doc-")), name);
+  const path = join(await mkdtemp(join(modes.tmp, "doc-")), name);
   await writeFile(path, text);
   return path;
 }
@@ -65,38 +61,4 @@ function workflow(cli: (...argv: string[]) => ReturnType<typeof runCli>, author:
   });
 }
 
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "config-cli-"));
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-describe("config commands in local mode", () => {
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    const { DATABASE_URL: _server, ...base } = testEnv({
-      PGLITE_DATA_DIR: join(tmp, "pglite"),
-      STORAGE_BACKEND: "local",
-      STORAGE_LOCAL_ROOT: join(tmp, "objects"),
-    });
-    env = { ...base, HOME: tmp, XDG_CONFIG_HOME: join(tmp, "xdg") };
-    expect(await runCli(env, "bootstrap")).toMatchObject({ code: 0 });
-  });
-  workflow((...argv) => runCli(env, ...argv), "cli");
-});
-
-describe("config commands in remote mode", () => {
-  let h: HttpHarness;
-  beforeAll(async () => {
-    h = await startHttp("minio", { RATE_LIMIT_ENABLED: "false" });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  workflow(
-    (...argv) =>
-      runCli({ XDG_CONFIG_HOME: join(tmp, "xdg") }, ...argv, "--endpoint", h.base, "--token", h.token),
-    "test-admin",
-  );
-});
+const modes = describeBothModes("config", workflow, { local: "cli", remote: "test-admin" });

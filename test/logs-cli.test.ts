@@ -1,18 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliRun, runCli } from "./support/cli.ts";
-import { testEnv } from "./support/config.ts";
-import { type HttpHarness, startHttp } from "./support/http.ts";
+import { expect, it } from "vitest";
+import type { CliRun } from "./support/cli.ts";
+import { describeBothModes } from "./support/cli-modes.ts";
 
 /**
  * `logs upload|read|compact|rotate` in local mode (embedded PGlite, filesystem backend) and in
  * remote mode against a running service (--endpoint/--token), with the same output either way.
  */
-
-let tmp: string;
 
 function json<T>(run: CliRun): T {
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
@@ -23,8 +19,8 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   it("uploads, reads a day back in order, compacts, and rotates only with --apply", async () => {
     const svc = `${label}-${randomBytes(3).toString("hex")}`;
     const old = new Date(Date.now() - 45 * 86_400_000).toISOString().slice(0, 10);
-    const a = join(tmp, `${svc}-a.log`);
-    const b = join(tmp, `${svc}-b.log`);
+    const a = join(modes.tmp, `${svc}-a.log`);
+    const b = join(modes.tmp, `${svc}-b.log`);
     await writeFile(a, "one\ntwo ERROR\n");
     await writeFile(b, "three");
     const up = json<{ key: string; size: number }>(
@@ -61,7 +57,7 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   });
 
   it("refuses a bad date before anything is stored", async () => {
-    const file = join(tmp, `${label}-bad.log`);
+    const file = join(modes.tmp, `${label}-bad.log`);
     await writeFile(file, "x\n");
     const run = await cli("logs", "upload", `${label}-bad`, "2026-02-30", "1", file);
     expect(run.code).not.toBe(0);
@@ -70,38 +66,4 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   });
 }
 
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "logs-cli-"));
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-describe("logs commands in local mode", () => {
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    const { DATABASE_URL: _server, ...base } = testEnv({
-      PGLITE_DATA_DIR: join(tmp, "pglite"),
-      STORAGE_BACKEND: "local",
-      STORAGE_LOCAL_ROOT: join(tmp, "objects"),
-    });
-    env = { ...base, HOME: tmp, XDG_CONFIG_HOME: join(tmp, "xdg") };
-    expect(await runCli(env, "bootstrap")).toMatchObject({ code: 0 });
-  });
-  workflow((...argv) => runCli(env, ...argv), "local");
-});
-
-describe("logs commands in remote mode", () => {
-  let h: HttpHarness;
-  beforeAll(async () => {
-    h = await startHttp("minio", { RATE_LIMIT_ENABLED: "false" });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  workflow(
-    (...argv) =>
-      runCli({ XDG_CONFIG_HOME: join(tmp, "xdg") }, ...argv, "--endpoint", h.base, "--token", h.token),
-    "remote",
-  );
-});
+const modes = describeBothModes("logs", workflow);

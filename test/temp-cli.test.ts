@@ -1,18 +1,14 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliRun, runCli } from "./support/cli.ts";
-import { testEnv } from "./support/config.ts";
-import { type HttpHarness, startHttp } from "./support/http.ts";
+import { expect, it } from "vitest";
+import type { CliRun } from "./support/cli.ts";
+import { describeBothModes } from "./support/cli-modes.ts";
 import { untilPassed } from "./support/temp.ts";
 
 /**
  * `temp put|get|sweep` in local mode (embedded PGlite, filesystem backend) and in remote mode
  * against a running service (--endpoint/--token), with the same output either way.
  */
-
-let tmp: string;
 
 function json<T>(run: CliRun): T {
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
@@ -28,7 +24,7 @@ interface Sweep {
 
 function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   it("puts with a TTL, gets a live object, refuses an expired one; sweep --dry-run keeps, sweep deletes", async () => {
-    const file = join(tmp, `${label}-in.txt`);
+    const file = join(modes.tmp, `${label}-in.txt`);
     await writeFile(file, "temp via cli");
     const put = json<{ key: string; size: number; expiresAt: string }>(
       await cli("temp", "put", file, `${label}/a.txt`, "--ttl", "2", "--json"),
@@ -41,7 +37,7 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
 
     // Reads are checked on the long-lived object: a local-mode command takes its own start-up
     // time, so whether the 2 s one is still readable by then is not for this test to guess.
-    const out = join(tmp, `${label}-out.txt`);
+    const out = join(modes.tmp, `${label}-out.txt`);
     const got = json<{ size: number; expiresAt: string }>(
       await cli("temp", "get", `${label}/live.txt`, out, "--json"),
     );
@@ -49,7 +45,7 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
     expect(await readFile(out, "utf8")).toBe("temp via cli");
 
     await untilPassed(put.expiresAt);
-    const refused = await cli("temp", "get", `${label}/a.txt`, join(tmp, `${label}-late.txt`));
+    const refused = await cli("temp", "get", `${label}/a.txt`, join(modes.tmp, `${label}-late.txt`));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/expired at/);
 
@@ -65,7 +61,7 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   });
 
   it("refuses a bad --ttl before sending anything", async () => {
-    const file = join(tmp, `${label}-bad.txt`);
+    const file = join(modes.tmp, `${label}-bad.txt`);
     await writeFile(file, "x");
     const run = await cli("temp", "put", file, `${label}/bad.txt`, "--ttl", "soon");
     expect(run.code).not.toBe(0);
@@ -73,38 +69,4 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   });
 }
 
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "temp-cli-"));
-});
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-describe("temp commands in local mode", () => {
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    const { DATABASE_URL: _server, ...base } = testEnv({
-      PGLITE_DATA_DIR: join(tmp, "pglite"),
-      STORAGE_BACKEND: "local",
-      STORAGE_LOCAL_ROOT: join(tmp, "objects"),
-    });
-    env = { ...base, HOME: tmp, XDG_CONFIG_HOME: join(tmp, "xdg") };
-    expect(await runCli(env, "bootstrap")).toMatchObject({ code: 0 });
-  });
-  workflow((...argv) => runCli(env, ...argv), "local");
-});
-
-describe("temp commands in remote mode", () => {
-  let h: HttpHarness;
-  beforeAll(async () => {
-    h = await startHttp("minio", { RATE_LIMIT_ENABLED: "false" });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  workflow(
-    (...argv) =>
-      runCli({ XDG_CONFIG_HOME: join(tmp, "xdg") }, ...argv, "--endpoint", h.base, "--token", h.token),
-    "remote",
-  );
-});
+const modes = describeBothModes("temp", workflow);
