@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import type { handleClientStreamingCall } from "@grpc/grpc-js";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
@@ -10,12 +9,12 @@ import type { ProtoStorageServiceHandlers } from "../generated/lumenslate/storag
 import type { ProtoVersion as ProtoVersionMessage } from "../generated/lumenslate/storage/v1/ProtoVersion.ts";
 import type { UploadGeneratedCodeRequest__Output } from "../generated/lumenslate/storage/v1/UploadGeneratedCodeRequest.ts";
 import type { UploadGeneratedCodeResponse } from "../generated/lumenslate/storage/v1/UploadGeneratedCodeResponse.ts";
-import { type InFlight, openScope } from "./call-scope.ts";
+import type { InFlight } from "./call-scope.ts";
 import { timestamp } from "./convert.ts";
 import { send, sendChunks, serverStreaming } from "./download.ts";
 import type { CallGate } from "./gate.ts";
 import { unary } from "./storage-service.ts";
-import { UploadDecoder } from "./upload.ts";
+import { serveUpload } from "./upload.ts";
 
 export interface ProtoHandlerDeps {
   protos: ProtoRegistry;
@@ -181,48 +180,38 @@ function uploadGeneratedCode(
   deps: ProtoHandlerDeps,
 ): handleClientStreamingCall<UploadGeneratedCodeRequest__Output, UploadGeneratedCodeResponse> {
   const operation = "protos.generated";
-  return (call, callback) => {
-    const scope = openScope(call, deps.logger, deps.security);
-    const decoder = new UploadDecoder<GeneratedCodeHeader__Output>(scope.signal, "UploadGeneratedCode");
-    // Errors surface through the decoder (and so the registry); the call itself needs no handling.
-    pipeline(call, decoder).catch(() => {});
-    const work = scope.gate.mutation(operation, async (facts) => {
-      const header = await decoder.header;
-      Object.assign(facts, {
-        bucket: deps.buckets.grpcServices,
-        key: `${header.service}/${header.version}/${header.language}/${header.filename}`,
-      });
-      try {
-        // Authorized on the header, before the registry sees a byte: a refused upload writes nothing.
-        const principal = await scope.gate.allow({
-          action: "write",
-          bucket: deps.buckets.grpcServices,
-          key: servicePrefix(header.service),
-          operation,
-        });
-        const stored = await deps.protos.uploadGenerated({
-          service: header.service,
-          version: header.version,
-          language: header.language,
-          filename: header.filename,
-          body: decoder,
-          uploader: principal.service,
-        });
-        Object.assign(facts, { key: stored.key, bytes: stored.size, details: { sha256: stored.sha256 } });
-        return { bucket: stored.bucket, objectName: stored.key, size: stored.size, sha256: stored.sha256 };
-      } catch (err) {
-        facts.bytes ??= decoder.received;
-        throw err;
-      }
-    });
-    deps.inFlight.track(
-      work.then(
-        (response) => callback(null, response),
-        (err: unknown) => {
-          decoder.destroy();
-          callback(scope.status(err));
+  return (...call) =>
+    serveUpload<GeneratedCodeHeader__Output, UploadGeneratedCodeRequest__Output, UploadGeneratedCodeResponse>(
+      deps,
+      call,
+      {
+        method: "UploadGeneratedCode",
+        operation,
+        audit: (header, facts) => {
+          Object.assign(facts, {
+            bucket: deps.buckets.grpcServices,
+            key: `${header.service}/${header.version}/${header.language}/${header.filename}`,
+          });
         },
-      ),
+        store: async (header, decoder, scope, facts) => {
+          // Authorized on the header, before the registry sees a byte: a refused upload writes nothing.
+          const principal = await scope.gate.allow({
+            action: "write",
+            bucket: deps.buckets.grpcServices,
+            key: servicePrefix(header.service),
+            operation,
+          });
+          const stored = await deps.protos.uploadGenerated({
+            service: header.service,
+            version: header.version,
+            language: header.language,
+            filename: header.filename,
+            body: decoder,
+            uploader: principal.service,
+          });
+          Object.assign(facts, { key: stored.key, bytes: stored.size, details: { sha256: stored.sha256 } });
+          return { bucket: stored.bucket, objectName: stored.key, size: stored.size, sha256: stored.sha256 };
+        },
+      },
     );
-  };
 }

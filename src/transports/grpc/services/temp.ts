@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import type { handleClientStreamingCall } from "@grpc/grpc-js";
 import type { Logger } from "../../../log.ts";
 import type { Security } from "../../../security/index.ts";
@@ -8,11 +7,11 @@ import type { TempStorageServiceHandlers } from "../generated/lumenslate/storage
 import type { TempUploadHeader__Output } from "../generated/lumenslate/storage/v1/TempUploadHeader.ts";
 import type { UploadTempFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadTempFileRequest.ts";
 import type { UploadTempFileResponse } from "../generated/lumenslate/storage/v1/UploadTempFileResponse.ts";
-import { type InFlight, openScope } from "./call-scope.ts";
+import type { InFlight } from "./call-scope.ts";
 import { fileInfo, timestamp } from "./convert.ts";
 import { send, sendChunks, serverStreaming } from "./download.ts";
 import { unary } from "./storage-service.ts";
-import { UploadDecoder } from "./upload.ts";
+import { serveUpload } from "./upload.ts";
 
 export interface TempHandlerDeps {
   temp: TempStore;
@@ -77,15 +76,14 @@ export function tempStorageHandlers(deps: TempHandlerDeps): TempStorageServiceHa
 function uploadTempFile(
   deps: TempHandlerDeps,
 ): handleClientStreamingCall<UploadTempFileRequest__Output, UploadTempFileResponse> {
-  return (call, callback) => {
-    const scope = openScope(call, deps.logger, deps.security);
-    const decoder = new UploadDecoder<TempUploadHeader__Output>(scope.signal, "UploadTempFile");
-    // Errors surface through the decoder (and so the store); the call itself needs no handling.
-    pipeline(call, decoder).catch(() => {});
-    const work = scope.gate.mutation("temp.put", async (facts) => {
-      const header = await decoder.header;
-      Object.assign(facts, { bucket: deps.temp.bucket, key: header.objectName });
-      try {
+  return (...call) =>
+    serveUpload<TempUploadHeader__Output, UploadTempFileRequest__Output, UploadTempFileResponse>(deps, call, {
+      method: "UploadTempFile",
+      operation: "temp.put",
+      audit: (header, facts) => {
+        Object.assign(facts, { bucket: deps.temp.bucket, key: header.objectName });
+      },
+      store: async (header, decoder, scope, facts) => {
         // Authorized on the header, before the store sees a byte: a refused upload writes nothing.
         const principal = await scope.gate.allow({
           action: "write",
@@ -111,19 +109,6 @@ function uploadTempFile(
           details: { expiresAt: stored.expiresAt.toISOString() },
         });
         return { file: fileInfo(stored.info), expiresAt: timestamp(stored.expiresAt) };
-      } catch (err) {
-        facts.bytes ??= decoder.received;
-        throw err;
-      }
+      },
     });
-    deps.inFlight.track(
-      work.then(
-        (response) => callback(null, response),
-        (err: unknown) => {
-          decoder.destroy();
-          callback(scope.status(err));
-        },
-      ),
-    );
-  };
 }

@@ -9,8 +9,9 @@ import type { UploadFileHeader__Output } from "../generated/lumenslate/storage/v
 import type { UploadFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadFileRequest.ts";
 import type { UploadFileResponse } from "../generated/lumenslate/storage/v1/UploadFileResponse.ts";
 import { customerKeyFromMetadata } from "../sse-c.ts";
-import { type InFlight, openScope } from "./call-scope.ts";
+import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
 import { writeResponse } from "./convert.ts";
+import type { AuditFacts } from "./gate.ts";
 
 const invalid = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "payload" });
 
@@ -111,6 +112,55 @@ export class UploadDecoder<H = UploadFileHeader__Output> extends Transform {
   }
 }
 
+/** What every header-then-chunks upload handler needs from the server. */
+export interface StreamedUploadDeps {
+  security: Security;
+  logger: Logger;
+  inFlight: InFlight;
+}
+
+/**
+ * The one shape of a header-then-chunks upload call (UploadFile, UploadTempFile, UploadUserFile,
+ * UploadGeneratedCode): the messages feed an UploadDecoder, the call is one audited mutation whose
+ * target `audit` fills in from the header, `store` authorizes on the header before a byte reaches
+ * the store and streams the decoder into it, and the answer goes out once the work (tracked for
+ * shutdown) is done. Bytes received are recorded on failure; a failed call's decoder is destroyed.
+ */
+export function serveUpload<H, Req, Res>(
+  deps: StreamedUploadDeps,
+  [call, callback]: Parameters<handleClientStreamingCall<Req, Res>>,
+  spec: {
+    method?: string;
+    operation: string;
+    audit(header: H, facts: AuditFacts): void;
+    store(header: H, decoder: UploadDecoder<H>, scope: CallScope, facts: AuditFacts): Promise<Res>;
+  },
+): void {
+  const scope = openScope(call, deps.logger, deps.security);
+  const decoder = new UploadDecoder<H>(scope.signal, spec.method);
+  // Errors surface through the decoder (and so the store); the call itself needs no handling.
+  pipeline(call, decoder).catch(() => {});
+  const work = scope.gate.mutation(spec.operation, async (facts) => {
+    const header = await decoder.header;
+    spec.audit(header, facts);
+    try {
+      return await spec.store(header, decoder, scope, facts);
+    } catch (err) {
+      facts.bytes ??= decoder.received;
+      throw err;
+    }
+  });
+  deps.inFlight.track(
+    work.then(
+      (response) => callback(null, response),
+      (err: unknown) => {
+        decoder.destroy();
+        callback(scope.status(err));
+      },
+    ),
+  );
+}
+
 export interface UploadDeps {
   service: StorageService;
   security: Security;
@@ -121,18 +171,16 @@ export interface UploadDeps {
 export function uploadFile(
   deps: UploadDeps,
 ): handleClientStreamingCall<UploadFileRequest__Output, UploadFileResponse> {
-  return (call, callback) => {
-    const scope = openScope(call, deps.logger, deps.security);
-    const decoder = new UploadDecoder(scope.signal);
-    // Errors surface through the decoder (and so the core); the call itself needs no handling.
-    pipeline(call, decoder).catch(() => {});
-    const work = scope.gate.mutation("upload", async (facts) => {
-      const header = await decoder.header;
-      const condition = conditionFromMetadata(call.metadata);
-      Object.assign(facts, { bucket: header.bucket, key: header.objectName });
-      if (condition.ifNoneMatch !== undefined) facts.details = { condition: "if-none-match" };
-      else if (condition.ifMatch !== undefined) facts.details = { condition: "if-match" };
-      try {
+  return (...call) => {
+    const condition = conditionFromMetadata(call[0].metadata);
+    serveUpload<UploadFileHeader__Output, UploadFileRequest__Output, UploadFileResponse>(deps, call, {
+      operation: "upload",
+      audit: (header, facts) => {
+        Object.assign(facts, { bucket: header.bucket, key: header.objectName });
+        if (condition.ifNoneMatch !== undefined) facts.details = { condition: "if-none-match" };
+        else if (condition.ifMatch !== undefined) facts.details = { condition: "if-match" };
+      },
+      store: async (header, decoder, scope, facts) => {
         // Authorized on the header, before the store sees a byte: a refused upload writes nothing.
         const principal = await scope.gate.allow({
           action: "write",
@@ -151,7 +199,7 @@ export function uploadFile(
           signal: scope.signal,
           owner: principal.service,
           // SSE-C key from metadata, parsed after authorization (as over HTTP); a bad one writes nothing.
-          ...customerKeyFromMetadata(call.metadata),
+          ...customerKeyFromMetadata(call[0].metadata),
           ...condition,
         });
         Object.assign(facts, { versionId: info.versionId, bytes: info.size });
@@ -167,19 +215,7 @@ export function uploadFile(
           throw scope.signal.reason;
         }
         return writeResponse(info, "File uploaded successfully");
-      } catch (err) {
-        facts.bytes ??= decoder.received;
-        throw err;
-      }
+      },
     });
-    deps.inFlight.track(
-      work.then(
-        (response) => callback(null, response),
-        (err: unknown) => {
-          decoder.destroy();
-          callback(scope.status(err));
-        },
-      ),
-    );
   };
 }

@@ -1,4 +1,3 @@
-import { pipeline } from "node:stream/promises";
 import type { handleClientStreamingCall } from "@grpc/grpc-js";
 import type { Logger } from "../../../log.ts";
 import type { Action, Security } from "../../../security/index.ts";
@@ -9,12 +8,12 @@ import type { UserDataServiceHandlers } from "../generated/lumenslate/storage/v1
 import type { UserFile as UserFileMessage } from "../generated/lumenslate/storage/v1/UserFile.ts";
 import type { UserFileHeader__Output } from "../generated/lumenslate/storage/v1/UserFileHeader.ts";
 import type { UserUsage } from "../generated/lumenslate/storage/v1/UserUsage.ts";
-import { type InFlight, openScope } from "./call-scope.ts";
+import type { InFlight } from "./call-scope.ts";
 import { timestamp } from "./convert.ts";
 import { send, sendChunks, serverStreaming } from "./download.ts";
 import type { CallGate } from "./gate.ts";
 import { unary } from "./storage-service.ts";
-import { UploadDecoder } from "./upload.ts";
+import { serveUpload } from "./upload.ts";
 
 export interface UserDataHandlerDeps {
   userData: UserDataStore;
@@ -117,15 +116,14 @@ function uploadUserFile(
   deps: UserDataHandlerDeps,
 ): handleClientStreamingCall<UploadUserFileRequest__Output, UserFileMessage> {
   const operation = "users.upload";
-  return (call, callback) => {
-    const scope = openScope(call, deps.logger, deps.security);
-    const decoder = new UploadDecoder<UserFileHeader__Output>(scope.signal, "UploadUserFile");
-    // Errors surface through the decoder (and so the store); the call itself needs no handling.
-    pipeline(call, decoder).catch(() => {});
-    const work = scope.gate.mutation(operation, async (facts) => {
-      const header = await decoder.header;
-      facts.bucket = deps.userData.bucket;
-      try {
+  return (...call) =>
+    serveUpload<UserFileHeader__Output, UploadUserFileRequest__Output, UserFileMessage>(deps, call, {
+      method: "UploadUserFile",
+      operation,
+      audit: (_header, facts) => {
+        facts.bucket = deps.userData.bucket;
+      },
+      store: async (header, decoder, scope, facts) => {
         const principal = await scope.gate.allow({
           action: "write",
           bucket: deps.userData.bucket,
@@ -143,19 +141,6 @@ function uploadUserFile(
         });
         Object.assign(facts, { key: file.key, bytes: file.size, details: { sha256: file.sha256 } });
         return fileMessage(file);
-      } catch (err) {
-        facts.bytes ??= decoder.received;
-        throw err;
-      }
+      },
     });
-    deps.inFlight.track(
-      work.then(
-        (response) => callback(null, response),
-        (err: unknown) => {
-          decoder.destroy();
-          callback(scope.status(err));
-        },
-      ),
-    );
-  };
 }
