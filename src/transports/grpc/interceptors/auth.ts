@@ -39,16 +39,7 @@ async function admit(deps: AuthInterceptorDeps, arrival: Arrival): Promise<void>
     principal = await security.authenticate(arrival.authorization, arrival.clientAddress);
   } catch (err) {
     if (isStorageError(err) && (err.code === "UNAUTHENTICATED" || err.code === "RATE_LIMITED")) {
-      await security.recordAudit({
-        keyId: presentedKeyId(arrival.authorization),
-        service: null,
-        protocol: "grpc",
-        action: arrival.operation,
-        result: err.code,
-        requestId: arrival.requestId ?? null,
-        clientAddress: arrival.clientAddress,
-      });
-      await limiter.consume(arrival.clientAddress);
+      await refusedAtArrival(deps, arrival, err.code);
     }
     throw err;
   }
@@ -64,17 +55,22 @@ async function admit(deps: AuthInterceptorDeps, arrival: Arrival): Promise<void>
  */
 async function refuseUnmapped(deps: AuthInterceptorDeps, arrival: Arrival): Promise<never> {
   const err = unmappedMethod(arrival.operation);
+  await refusedAtArrival(deps, arrival, err.code);
+  throw err;
+}
+
+/** A call refused before any message: one audit record (the presented key id, never a secret), charged to its address. */
+async function refusedAtArrival(deps: AuthInterceptorDeps, arrival: Arrival, result: string): Promise<void> {
   await deps.security.recordAudit({
     keyId: presentedKeyId(arrival.authorization),
     service: null,
     protocol: "grpc",
     action: arrival.operation,
-    result: err.code,
+    result,
     requestId: arrival.requestId ?? null,
     clientAddress: arrival.clientAddress,
   });
   await deps.limiter.consume(arrival.clientAddress);
-  throw err;
 }
 
 /**

@@ -1,10 +1,10 @@
-import { PassThrough } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
 import { noteAudit } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
+import { uploadBody } from "../request-body.ts";
 import { binaryBody, ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 import { FileParams, LOGS_TAG, logTarget } from "./logs-schemas.ts";
 
@@ -34,13 +34,7 @@ export function registerLogUploadRoute(fastify: FastifyInstance, app: AppContext
       response: { 201: ObjectInfoSchema, ...problemResponses },
     },
     handler: async (request, reply) => {
-      const body = new PassThrough();
-      const raw = request.raw;
-      raw.pipe(body);
-      raw.once("close", () => {
-        if (!raw.complete)
-          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
-      });
+      const body = uploadBody(request);
       const signal = disconnectSignal(reply);
       signal.addEventListener("abort", () =>
         body.destroy(new StorageError("CANCELLED", "The caller went away.")),

@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
-import { NULL_VERSION } from "../../../backends/object-store.ts";
 import type { ObjectInfo } from "../../../core/types.ts";
 import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, ownerOf, pathParams } from "../access.ts";

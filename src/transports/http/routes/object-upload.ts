@@ -1,4 +1,3 @@
-import { PassThrough } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -8,6 +7,7 @@ import { normaliseKey, noteAudit, ownerOf, pathParams } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { CHECKSUM_HEADER, metadataFromHeaders, objectHeaders, objectPath } from "../headers.ts";
 import { OBJECT_HEADERS, SSE_C_HEADERS } from "../openapi-headers.ts";
+import { uploadBody } from "../request-body.ts";
 import {
   binaryBody,
   OBJECT_URL,
@@ -50,7 +50,6 @@ const conditionNote = (headers: { "if-match"?: string; "if-none-match"?: string 
       : undefined;
 
 /** One stream per upload: 1 MiB of buffering between the socket and the core. */
-const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * PUT: the raw request body streamed straight into StorageService.upload. Registered in a scope of
@@ -106,16 +105,7 @@ export async function registerObjectUploadRoute(fastify: FastifyInstance, app: A
           { field: "if-unmodified-since" },
         );
       }
-      // The core may destroy the stream it is given (a refused upload); a pass-through keeps that
-      // from destroying the socket, which still has to carry the error response.
-      const body = new PassThrough({ highWaterMark: STREAM_BUFFER });
-      const raw = request.raw;
-      raw.pipe(body);
-      // pipe() does not pass on a connection lost mid-body: fail the upload so nothing is committed.
-      raw.once("close", () => {
-        if (!raw.complete)
-          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
-      });
+      const body = uploadBody(request);
       const length = headers["content-length"];
       const info = await app.service.upload({
         bucket,

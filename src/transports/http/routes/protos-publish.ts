@@ -1,4 +1,3 @@
-import { PassThrough } from "node:stream";
 import fastifyMultipart, { type MultipartFile, type MultipartValue } from "@fastify/multipart";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -7,6 +6,7 @@ import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
 import type { ProtoFileInput, PublishRequest } from "../../../stores/proto/types.ts";
 import { noteAudit, ownerOf } from "../access.ts";
+import { uploadBody } from "../request-body.ts";
 import { binaryBody, problemResponses } from "../schemas.ts";
 import { MULTIPART_LIMITS } from "./multipart-upload.ts";
 import {
@@ -207,14 +207,7 @@ export function registerProtoGeneratedRoute(fastify: FastifyInstance, app: AppCo
     },
     handler: async (request, reply) => {
       const { service, version, language, "*": filename } = request.params;
-      // As for object uploads: a refused upload must not destroy the socket that carries the answer.
-      const body = new PassThrough();
-      const raw = request.raw;
-      raw.pipe(body);
-      raw.once("close", () => {
-        if (!raw.complete)
-          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
-      });
+      const body = uploadBody(request);
       const stored = await app.protos.uploadGenerated({
         service,
         version,

@@ -1,14 +1,13 @@
-import { PassThrough } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { AppContext } from "../../../app.ts";
-import { StorageError } from "../../../errors.ts";
 import { normaliseKey, noteAudit, ownerOf, skipAudit, type Target } from "../access.ts";
 import { applyContentSafety } from "../content-safety.ts";
 import { disconnectSignal } from "../disconnect.ts";
 import { metadataFromHeaders, objectHeaders } from "../headers.ts";
 import { OBJECT_HEADERS, READ_HEADERS } from "../openapi-headers.ts";
+import { uploadBody } from "../request-body.ts";
 import { binaryBody, ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
 /**
@@ -106,13 +105,7 @@ export function registerTempUploadRoute(fastify: FastifyInstance, app: AppContex
     },
     handler: async (request, reply) => {
       const { ttl, expiresAt } = request.query;
-      const body = new PassThrough();
-      const raw = request.raw;
-      raw.pipe(body);
-      raw.once("close", () => {
-        if (!raw.complete)
-          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
-      });
+      const body = uploadBody(request);
       const length = request.headers["content-length"];
       const stored = await app.tempStore.put({
         key: request.params["*"],

@@ -1,4 +1,3 @@
-import { PassThrough } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -6,11 +5,11 @@ import type { AppContext } from "../../../app.ts";
 import { StorageError } from "../../../errors.ts";
 import { noteAudit, ownerOf } from "../access.ts";
 import { disconnectSignal } from "../disconnect.ts";
+import { uploadBody } from "../request-body.ts";
 import { binaryBody, problemResponses } from "../schemas.ts";
 import { USER_DATA_TAG, UserFileSchema, UserParams, userFileJson, userTarget } from "./user-data-schemas.ts";
 
 /** One stream per upload: 1 MiB of buffering between the socket and the core. */
-const STREAM_BUFFER = 1024 * 1024;
 
 /**
  * POST /v1/users/:userId/files/:filename: the raw body streamed into the user-data store, which
@@ -62,15 +61,7 @@ export async function registerUserDataUploadRoute(fastify: FastifyInstance, app:
           { field: "content-length" },
         );
       }
-      // The store may destroy the stream it is given (a refused upload); a pass-through keeps that
-      // from destroying the socket, which still has to carry the error response.
-      const body = new PassThrough({ highWaterMark: STREAM_BUFFER });
-      const raw = request.raw;
-      raw.pipe(body);
-      raw.once("close", () => {
-        if (!raw.complete)
-          body.destroy(new StorageError("CANCELLED", "The connection closed before the body was complete."));
-      });
+      const body = uploadBody(request);
       const file = await app.userData.upload({
         userId,
         filename,
