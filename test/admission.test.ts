@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uploadableBytes } from "./support/data.ts";
 import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { expectProblem, type HttpHarness, startHttp, streamed } from "./support/http.ts";
 
@@ -20,10 +20,10 @@ async function admitted(read: () => number, n: number): Promise<void> {
 /** A body that has started (so the upload is admitted and reading) and ends when told to. */
 function openBody(): { body: PassThrough; finish(): void } {
   const body = new PassThrough();
-  body.write(randomBytes(64 * 1024));
+  body.write(uploadableBytes(64 * 1024));
   return {
     body,
-    finish: () => body.end(randomBytes(1024)),
+    finish: () => body.end(uploadableBytes(1024)),
   };
 }
 
@@ -108,13 +108,13 @@ describe("admission control's buffer budget (MinIO)", () => {
     // Content-Length 1 KiB: it reserves 1 KiB and fits.
     const small = await h.fetch(h.objectUrl(bucket, "buf/small.bin"), {
       method: "PUT",
-      body: randomBytes(1024),
+      body: uploadableBytes(1024),
     });
     expect(small.status).toBe(201);
 
     // The first body grows past one part: it needs 5 MiB more, which the budget no longer has, so
     // that upload fails with OVERLOADED and stores nothing; the second still completes.
-    first.body.end(randomBytes(6 * MiB));
+    first.body.end(uploadableBytes(6 * MiB));
     second.finish();
     const [grown, ok] = await Promise.all(running);
     expect(grown?.status).toBe(503);
@@ -127,7 +127,7 @@ describe("admission control's buffer budget (MinIO)", () => {
     // Alone, the same large body of unknown size grows to its full reservation and is stored.
     const alone = openBody();
     const uploading = h.fetch(h.objectUrl(bucket, "buf/alone.bin"), streamed(alone.body, { method: "PUT" }));
-    alone.body.end(randomBytes(11 * MiB));
+    alone.body.end(uploadableBytes(11 * MiB));
     expect((await uploading).status).toBe(201);
   });
 });

@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StorageService } from "../src/core/storage-service.ts";
 import { StorageError } from "../src/errors.ts";
 import type { MetadataRepository } from "../src/metadata/repository.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { bufferStream, sha256Of } from "./support/data.ts";
+import { bufferStream, sha256Of, uploadableBytes } from "./support/data.ts";
 
 /**
  * A write whose index row cannot be recorded takes back exactly what it stored: its own version
@@ -67,13 +66,13 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
   it("keeps another writer's object that replaced ours before the rollback", async () => {
     for (const { name: bucket, versioned } of buckets()) {
       const key = `comp/race-${versioned ? "v" : "u"}.proto`;
-      const theirs = randomBytes(1000);
+      const theirs = uploadableBytes(1000);
       watched.set(key, async () => {
         // The other writer stores (and records) its object while our row insert is failing.
         await app.service.upload({ bucket, key, body: bufferStream(theirs) });
       });
       await expect(
-        service.upload({ bucket, key, body: bufferStream(randomBytes(1000)) }),
+        service.upload({ bucket, key, body: bufferStream(uploadableBytes(1000)) }),
       ).rejects.toMatchObject({
         code: "UNAVAILABLE",
       });
@@ -89,11 +88,11 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
   it("without a rival, leaves the store and the index agreeing on what was there", async () => {
     for (const { name: bucket, versioned } of buckets()) {
       const key = `comp/alone-${versioned ? "v" : "u"}.proto`;
-      const first = randomBytes(500);
+      const first = uploadableBytes(500);
       await app.service.upload({ bucket, key, body: bufferStream(first) });
       watched.set(key, async () => {});
       await expect(
-        service.upload({ bucket, key, body: bufferStream(randomBytes(500)) }),
+        service.upload({ bucket, key, body: bufferStream(uploadableBytes(500)) }),
       ).rejects.toMatchObject({
         code: "UNAVAILABLE",
       });

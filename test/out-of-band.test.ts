@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type HttpHarness, startHttp } from "./support/http.ts";
 
@@ -29,8 +28,8 @@ describe.each(["minio", "local"] as const)("out-of-band overwrites of the same s
 
   /** Uploads through the service, then overwrites the key around it with other bytes of the same size. */
   async function overwritten(key: string): Promise<{ before: Buffer; after: Buffer }> {
-    const before = randomBytes(SIZE);
-    const after = randomBytes(SIZE);
+    const before = uploadableBytes(SIZE);
+    const after = uploadableBytes(SIZE);
     expect((await h.fetch(h.objectUrl(bucket, key), { method: "PUT", body: before })).status).toBe(201);
     await h.app.store.put(bucket, key, Readable.from([after]), {
       contentType: "application/octet-stream",
@@ -105,8 +104,8 @@ describe("out-of-band: a presigned PUT of the same size, then gRPC (MinIO)", () 
   it("downloads the new bytes over gRPC with their real sha256, no DATA_LOSS", async () => {
     const bucket = g.app.config.buckets.temp;
     const key = "oob/presigned.bin";
-    await g.client.upload(randomBytes(SIZE), { bucket, objectName: key });
-    const after = randomBytes(SIZE);
+    await g.client.upload(uploadableBytes(SIZE), { bucket, objectName: key });
+    const after = uploadableBytes(SIZE);
     const url = await g.app.service.presign(bucket, key, { method: "PUT", expiresInSeconds: 60 });
     const put = await fetch(url.url, { method: "PUT", body: after });
     expect(put.status).toBe(200);

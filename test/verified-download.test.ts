@@ -6,6 +6,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppContext } from "../src/app.ts";
 import { DATA_FILE_RE } from "../src/backends/local/layout.ts";
+import { uploadableBytes } from "./support/data.ts";
 import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type HttpHarness, startHttp } from "./support/http.ts";
 
@@ -114,7 +115,7 @@ describe("HTTP full downloads never deliver a complete corrupted object", () => 
     it.each(SIZES)("%i bytes: the response stops short of Content-Length", async (size) => {
       const bucket = h.app.config.buckets.temp;
       const key = `rot/${size}.bin`;
-      const data = randomBytes(size);
+      const data = uploadableBytes(size);
       const before = new Set(await findDataFiles(h.app.config.storage.localRoot));
       const put = await h.fetch(h.objectUrl(bucket, key), { method: "PUT", body: data });
       expect(put.status).toBe(201);
@@ -148,7 +149,7 @@ describe("HTTP full downloads never deliver a complete corrupted object", () => 
     it.each(SIZES)("%i bytes: the response stops short of Content-Length", async (size) => {
       const bucket = h.app.config.buckets.temp;
       const key = `rot/${size}.bin`;
-      const data = randomBytes(size);
+      const data = uploadableBytes(size);
       expect((await h.fetch(h.objectUrl(bucket, key), { method: "PUT", body: data })).status).toBe(201);
       await falsifyRecordedSha(h.app, bucket, key);
       expectCutShort(await download(h.objectUrl(bucket, key), h.token), size);
@@ -174,7 +175,7 @@ describe("gRPC full downloads of a corrupted object end with DATA_LOSS", () => {
   it.each(SIZES)("%i bytes", async (size) => {
     const bucket = g.app.config.buckets.temp;
     const objectName = `rot/grpc-${size}.bin`;
-    const data = randomBytes(size);
+    const data = uploadableBytes(size);
     await g.client.upload(data, { bucket, objectName });
     await falsifyRecordedSha(g.app, bucket, objectName);
     const { stream } = await g.client.downloadStream({ bucket, objectName });

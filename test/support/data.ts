@@ -5,6 +5,18 @@ import { pipeline } from "node:stream/promises";
 
 const CHUNK = 1024 * 1024;
 
+const PREFIX = Buffer.from("lumenslate test data\n");
+
+/**
+ * `size` random bytes behind a fixed text prefix. Uploads pass a content check that reads file
+ * signatures at offset 0: pure random bytes start like an executable ("MZ") or some other format
+ * once in tens of thousands of runs, and are then rightly refused.
+ */
+export function uploadableBytes(size: number): Buffer {
+  if (size <= PREFIX.length) return PREFIX.subarray(0, size);
+  return Buffer.concat([PREFIX, randomBytes(size - PREFIX.length)]);
+}
+
 /** A stream of `size` random bytes produced lazily in 1 MiB chunks, and the sha256 it will have. */
 export function randomSource(size: number): { stream: Readable; sha256: Promise<string> } {
   const hash = createHash("sha256");
