@@ -7,7 +7,7 @@ import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { collect, sha256Of } from "./support/data.ts";
-import { failure, type GrpcHarness, issueToken, startGrpc } from "./support/grpc.ts";
+import { failure, type GrpcHarness, issueToken, NO_RETRY, startGrpc } from "./support/grpc.ts";
 
 /** Runs `fn` with at most `limit` calls in flight. */
 async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -307,7 +307,7 @@ describe("gRPC API (TypeScript client)", () => {
       { ...app, rateLimiter: new RateLimiter({ enabled: true, requests: 2, windowSeconds: 60 }) },
       { host: "127.0.0.1", port: 0 },
     );
-    const limitedClient = connect(`127.0.0.1:${limited.port}`, { token: h.adminToken });
+    const limitedClient = connect(`127.0.0.1:${limited.port}`, { token: h.adminToken, retry: NO_RETRY });
     try {
       await failure(limitedClient.stat({ bucket, objectName: "nope.txt" })); // NOT_FOUND, but counted
       await failure(limitedClient.stat({ bucket, objectName: "nope.txt" }));

@@ -13,7 +13,7 @@ import type { AuditRecord } from "../src/security/index.ts";
 import { RateLimiter } from "../src/security/rate-limit.ts";
 import { startGrpcServer } from "../src/transports/grpc/server.ts";
 import { collect } from "./support/data.ts";
-import { failure, type GrpcHarness, keyIdOf, startGrpc, unknownToken } from "./support/grpc.ts";
+import { failure, type GrpcHarness, keyIdOf, NO_RETRY, startGrpc, unknownToken } from "./support/grpc.ts";
 
 /**
  * gRPC authentication, audit and rate limits beyond the matrix (test/auth-matrix-grpc.test.ts):
@@ -186,9 +186,12 @@ describe("gRPC authentication and audit", () => {
       { host: "127.0.0.1", port: 0 },
     );
     const address = `127.0.0.1:${limited.port}`;
-    const slow = connect(address, { token: await h.issue("auth-slow", [`${bucket}:read`], 1) });
-    const fast = connect(address, { token });
-    const anonymous = connect(address);
+    const slow = connect(address, {
+      token: await h.issue("auth-slow", [`${bucket}:read`], 1),
+      retry: NO_RETRY,
+    });
+    const fast = connect(address, { token, retry: NO_RETRY });
+    const anonymous = connect(address, { retry: NO_RETRY });
     try {
       const stat = (client: StorageClient) => failure(client.stat({ bucket, objectName: "auth/none.txt" }));
       expect((await stat(slow)).code).toBe("NOT_FOUND");

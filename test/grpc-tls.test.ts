@@ -13,7 +13,7 @@ import {
 } from "../packages/client/src/index.ts";
 import { loadTlsMaterial } from "../src/security/index.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
-import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
+import { type GrpcHarness, NO_RETRY, startGrpc } from "./support/grpc.ts";
 
 const run = promisify(execFile);
 
@@ -135,6 +135,7 @@ describe("gRPC over TLS", () => {
       ...(options.tls ? { tls: { serverName: "localhost", ...options.tls } } : {}),
       ...(token === undefined ? {} : { token }),
       timeoutMs: 10_000,
+      retry: NO_RETRY,
     });
     clients.push(made);
     return made;

@@ -1,6 +1,8 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import rootPkg from "../package.json" with { type: "json" };
 import clientPkg from "../packages/client/package.json" with { type: "json" };
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
+import { type MinioServer, startMinio } from "./support/minio.ts";
 
 /**
  * The npm client as another project gets it: `npm pack` in packages/client (its prepack builds
@@ -252,6 +255,111 @@ describe("@lumenslate/storage-client, packed", () => {
       });
       expect(out.large.upProgress.calls).toBeGreaterThan(100);
       expect(out.large.downProgress.calls).toBeGreaterThan(100);
+    });
+  });
+
+  /**
+   * Retries, as the Python package's suite tests them: a service on a MinIO of its own (the shared
+   * one serves other suites), which the scenario stops and starts through a small control
+   * endpoint, and a 2 s rate-limit window so a tiny budget is told to come back soon.
+   */
+  describe("retrying through a MinIO restart and a rate limit", () => {
+    let minio: MinioServer;
+    let h: GrpcHarness;
+    let control: Server;
+    const minioEvents: string[] = [];
+
+    beforeAll(async () => {
+      minio = await startMinio();
+      h = await startGrpc({
+        env: {
+          MINIO_ENDPOINT: `127.0.0.1:${minio.port}`,
+          MINIO_SECURE: "false",
+          MINIO_ACCESS_KEY: minio.accessKey,
+          MINIO_SECRET_KEY: minio.secretKey,
+          RATE_LIMIT_WINDOW: "2s",
+          RATE_LIMIT_REQUESTS: "10000000",
+        },
+      });
+      control = createServer((req, res) => {
+        const action = req.method === "POST" ? req.url : undefined;
+        const done = (p: Promise<void>) =>
+          p.then(
+            () => res.writeHead(204).end(),
+            (err: unknown) => res.writeHead(500).end(String(err)),
+          );
+        if (action === "/minio/stop") {
+          minioEvents.push("stop");
+          done(minio.stop());
+        } else if (action === "/minio/start") {
+          minioEvents.push("start");
+          done(minio.start());
+        } else res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+    }, 120_000);
+
+    afterAll(async () => {
+      await new Promise((resolve) => control?.close(resolve));
+      await h?.close();
+      await minio?.destroy();
+    });
+
+    it("rides out the restart with replayable calls, never replays a one-shot stream, waits out retry-after", {
+      timeout: 300_000,
+    }, async () => {
+      const bucket = h.app.config.buckets.temp;
+      await copyFile(join(ROOT, "test/node-package/retries.mts"), join(project, "retries.mts"));
+      await typecheck("retries.mts");
+      const scenario = await run(NODE24, ["retries.mts"], project, {
+        LSS_ADDRESS: h.address,
+        LSS_TOKEN: await h.issue("retry-writer", [`${bucket}:*`]),
+        LSS_LIMITED_TOKEN: await h.issue("retry-limited", [`${bucket}:*`], 2),
+        LSS_BUCKET: bucket,
+        LSS_CONTROL_URL: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
+      });
+      expect(scenario, scenario.stderr).toMatchObject({ code: 0 });
+      const out = JSON.parse(scenario.stdout.trim().split("\n").at(-1) as string);
+      // The scenario really took MinIO down and brought it back, once.
+      expect(minioEvents).toEqual(["stop", "start"]);
+      expect(out.oneShot).toEqual({
+        name: "UnavailableError",
+        code: "UNAVAILABLE",
+        isUnavailable: true,
+        retries: 0,
+      });
+      expect(out.oneShotRetries).toBe(0);
+      const retried = (method: string) => ({
+        methods: [method],
+        codes: ["UNAVAILABLE"],
+        attemptsInOrder: true,
+        retried: true,
+      });
+      expect(out.retries).toEqual({
+        buffer: retried("UploadFile"),
+        file: retried("UploadFile"),
+        download: retried("DownloadFile"),
+      });
+      expect(out.restart).toEqual({
+        storedSize: "during the restart".length,
+        fileSize: "a file, sent again".length,
+        downloadedSize: "before".length,
+        downloaded: "before",
+      });
+      expect(out.afterwards).toEqual({
+        before: "before",
+        during: "during the restart",
+        file: "a file, sent again",
+        pipeStored: false,
+      });
+      expect(out.rateLimited).toEqual({
+        isRateLimited: true,
+        retryAfterGiven: true,
+        patientWaited: true,
+        waitedCode: "RATE_LIMITED",
+        waitedAtLeastRetryAfter: true,
+        listed: 0,
+      });
     });
   });
 });

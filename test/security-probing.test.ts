@@ -10,7 +10,15 @@ import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.
 import type { Problem } from "../src/transports/http/problem.ts";
 import { type HttpServer, startHttpServer } from "../src/transports/http/server.ts";
 import type { TestApp } from "./support/app.ts";
-import { createCapturedApp, failure, issueToken, keyIdOf, LogCapture, unknownToken } from "./support/grpc.ts";
+import {
+  createCapturedApp,
+  failure,
+  issueToken,
+  keyIdOf,
+  LogCapture,
+  NO_RETRY,
+  unknownToken,
+} from "./support/grpc.ts";
 import { bearer, expectProblem } from "./support/http.ts";
 
 /**
@@ -69,7 +77,7 @@ describe("security probing", () => {
   let since: Date;
 
   const grpcClient = (token: string) => {
-    const client = connect(grpcAddress, { token });
+    const client = connect(grpcAddress, { token, retry: NO_RETRY });
     clients.push(client);
     return client;
   };

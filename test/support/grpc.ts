@@ -19,6 +19,9 @@ import { testConfig } from "./config.ts";
 
 export { issueToken, keyIdOf, unknownToken } from "./auth-matrix.ts";
 
+/** For `connect(..., { retry: NO_RETRY })`: one attempt per call, the service's answer as it came. */
+export const NO_RETRY = { maxAttempts: 1 } as const;
+
 /** The StorageClientError a promise rejects with (and a failed expectation if it resolves). */
 export async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
   const err = await promise.then(
@@ -81,7 +84,10 @@ export interface GrpcHarness {
   /** A client with the admin token. */
   client: StorageClient;
   logs: LogCapture;
-  /** Another client to this server: with `options` as given, or the admin token when omitted. */
+  /**
+   * Another client to this server: with `options` as given, or the admin token when omitted; no
+   * retries unless `options.retry` says otherwise.
+   */
   connect(options?: ConnectOptions): StorageClient;
   /** issueToken on this app, remembering the token for the log scan. */
   issue(service: string, scopes: readonly string[], rateLimit?: number): Promise<string>;
@@ -111,7 +117,9 @@ export async function startGrpc(
   const address = `127.0.0.1:${server.port}`;
   const clients: StorageClient[] = [];
   const open = (connectOptions: ConnectOptions = { token: adminToken }) => {
-    const client = connect(address, connectOptions);
+    // Suites assert the service's own answers (RATE_LIMITED, UNAVAILABLE, ...), so these clients
+    // do not retry unless a suite asks for it.
+    const client = connect(address, { retry: NO_RETRY, ...connectOptions });
     clients.push(client);
     return client;
   };

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -19,6 +19,7 @@ import type { ListFilesResponse__Output } from "./generated/lumenslate/storage/v
 import type { StatFileResponse__Output } from "./generated/lumenslate/storage/v1/StatFileResponse.ts";
 import type { StorageServiceClient } from "./generated/lumenslate/storage/v1/StorageService.ts";
 import { AUTHORIZATION_KEY, REQUEST_ID_KEY, USER_ID_KEY } from "./generated/protocol.ts";
+import { type RetryOptions, RetryPolicy, retrying } from "./retry.ts";
 import type {
   CallOptions,
   CopyResult,
@@ -60,8 +61,17 @@ export interface ConnectOptions {
   channelOptions?: ChannelOptions;
   /** Metadata sent with every call. */
   metadata?: Record<string, string>;
-  /** Deadline for unary calls without their own `timeoutMs` (default 30 s); streams have none by default. */
+  /**
+   * Deadline for unary calls without their own `timeoutMs` (default 30 s); streams have none by
+   * default. A deadline covers every attempt of a call, retries and their waits included.
+   */
   timeoutMs?: number;
+  /**
+   * Retries of failures that say "try later" (UNAVAILABLE, RATE_LIMITED, OVERLOADED), for calls
+   * that can be replayed; default 5 attempts with exponential backoff and full jitter, honouring
+   * the service's retry-after. `{ maxAttempts: 1 }` turns retries off. See RetryPolicy.
+   */
+  retry?: RetryPolicy | RetryOptions;
   /** Upload message size (default 1 MiB; must stay below the server's GRPC_MAX_MESSAGE_SIZE, 4 MiB by default). */
   chunkSize?: number;
 }
@@ -90,6 +100,11 @@ function channelSecurity(options: ConnectOptions): {
   };
 }
 
+/** A call's shared settings: its metadata, deadline and signal hold for every attempt. */
+interface Call extends CallSetup {
+  deadline: number | undefined;
+}
+
 const toDate = (ts: { seconds: number; nanos: number } | null | undefined): Date =>
   new Date(ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : 0);
 
@@ -107,6 +122,7 @@ export class StorageClient {
   readonly raw: StorageServiceClient;
   readonly #options: ConnectOptions;
   readonly #chunkSize: number;
+  readonly #retry: RetryPolicy;
   /** Kept private so the client never prints it (inspect, JSON, errors). */
   readonly #authorization: string | undefined;
 
@@ -118,6 +134,9 @@ export class StorageClient {
       // HTTP/2's default 64 KiB receive window stalls large downloads on every WINDOW_UPDATE round
       // trip; a few MiB keeps the server sending while bounding what one call can buffer here.
       "grpc-node.flow_control_window": 8 * MiB,
+      // After the service restarts, reconnect within seconds (retries are waiting) rather than
+      // grpc's default backoff of up to 2 minutes.
+      "grpc.max_reconnect_backoff_ms": 5_000,
       ...security.channel,
       ...options.channelOptions,
     });
@@ -125,6 +144,7 @@ export class StorageClient {
     this.#options = rest;
     this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
     this.#chunkSize = options.chunkSize ?? MiB;
+    this.#retry = options.retry instanceof RetryPolicy ? options.retry : new RetryPolicy(options.retry);
   }
 
   /** Resolves once the channel is connected (or rejects after `timeoutMs`). */
@@ -138,25 +158,49 @@ export class StorageClient {
     this.raw.close();
   }
 
-  #setup(options: CallOptions & CustomerKeyOption, stream: boolean): CallSetup {
+  #setup(options: CallOptions & CustomerKeyOption, stream: boolean): Call {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(this.#options.metadata ?? {})) metadata.set(key, value);
     if (this.#authorization) metadata.set(AUTHORIZATION_KEY, this.#authorization);
     const userId = options.userId ?? this.#options.userId;
     if (userId !== undefined) metadata.set(USER_ID_KEY, userId);
-    if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+    // One id for every attempt, so the server's logs show a retried call as one.
+    metadata.set(REQUEST_ID_KEY, options.requestId || randomUUID());
     // After the connect-level metadata, so a call's own key wins.
     if (options.sseCustomerKey) setCustomerKeyMetadata(metadata, options.sseCustomerKey);
     const timeoutMs = options.timeoutMs ?? (stream ? undefined : (this.#options.timeoutMs ?? 30_000));
+    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     return {
       metadata,
-      options: timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs },
+      options: deadline === undefined ? {} : { deadline },
       signal: options.signal,
+      deadline,
     };
   }
 
-  /** Streams `body` to bucket/objectName; resolves when the object is stored and indexed. */
+  /** Runs `attempt` (given a fresh copy of the call's metadata each time) under the retry policy. */
+  #retrying<T>(
+    method: string,
+    call: Call,
+    canRetry: () => boolean,
+    attempt: (setup: CallSetup) => Promise<T>,
+  ) {
+    const scope = { canRetry, deadline: call.deadline, signal: call.signal };
+    return retrying(method, this.#retry, scope, () => attempt({ ...call, metadata: call.metadata.clone() }));
+  }
+
+  /**
+   * Streams `body` to bucket/objectName; resolves when the object is stored and indexed. A Buffer
+   * or string is sent again on a retryable failure; a stream or iterable is read once, so its
+   * upload is never retried.
+   */
   upload(body: UploadBody, options: UploadOptions): Promise<UploadResult> {
+    const replayable = typeof body === "string" || body instanceof Uint8Array;
+    return this.#upload(() => body, replayable, options);
+  }
+
+  /** `open` gives the bytes for each attempt; `replayable` says whether a second attempt may run. */
+  #upload(open: () => UploadBody, replayable: boolean, options: UploadOptions): Promise<UploadResult> {
     const header = {
       bucket: options.bucket,
       objectName: options.objectName,
@@ -165,13 +209,11 @@ export class StorageClient {
       ...(options.expectedSize !== undefined ? { expectedSize: options.expectedSize } : {}),
       ...(options.sha256 !== undefined ? { sha256: options.sha256 } : {}),
     };
-    return uploadCall(
-      this.raw,
-      body,
-      header,
+    return this.#retrying(
+      "UploadFile",
       this.#setup(options, true),
-      this.#chunkSize,
-      options.onProgress,
+      () => replayable,
+      (setup) => uploadCall(this.raw, open(), header, setup, this.#chunkSize, options.onProgress),
     );
   }
 
@@ -180,27 +222,25 @@ export class StorageClient {
     return this.upload(readable, options);
   }
 
-  /** Streams a local file up, announcing its size so a short or long read is refused. */
+  /**
+   * Streams a local file up, announcing its size so a short or long read is refused. Retried
+   * from the start of the file on a retryable failure.
+   */
   async uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
     const { size } = await stat(path);
-    return this.upload(createReadStream(path, { highWaterMark: this.#chunkSize }), {
-      ...options,
-      expectedSize: options.expectedSize ?? size,
-    });
+    const open = () => createReadStream(path, { highWaterMark: this.#chunkSize });
+    return this.#upload(open, true, { ...options, expectedSize: options.expectedSize ?? size });
   }
 
-  /**
-   * Starts a download and resolves with the header and a Readable of the bytes once the header
-   * arrives. Reading slowly slows the server; destroying the stream cancels the call.
-   */
-  async downloadStream(options: DownloadOptions): Promise<DownloadResult> {
+  /** One DownloadFile call, resolved once its header arrives. */
+  async #download(options: DownloadOptions, setup: CallSetup): Promise<DownloadResult> {
     const request = {
       bucket: options.bucket,
       objectName: options.objectName,
       ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
       ...(options.range ? { range: options.range } : {}),
     };
-    const { header, stream } = await downloadCall(this.raw, request, this.#setup(options, true), {
+    const { header, stream } = await downloadCall(this.raw, request, setup, {
       verify: options.verify === true,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
@@ -213,39 +253,77 @@ export class StorageClient {
     };
   }
 
-  /** Downloads to `path` atomically: a temp file beside it is renamed only after a complete read. */
+  /**
+   * Starts a download and resolves with the header and a Readable of the bytes once the header
+   * arrives. Reading slowly slows the server; destroying the stream cancels the call. Retried
+   * only until the header arrives: once the stream is yours, a failure is the stream's error.
+   */
+  downloadStream(options: DownloadOptions): Promise<DownloadResult> {
+    const call = this.#setup(options, true);
+    return this.#retrying(
+      "DownloadFile",
+      call,
+      () => true,
+      (setup) => this.#download(options, setup),
+    );
+  }
+
+  /**
+   * Downloads to `path` atomically: a temp file beside it is renamed only after a complete read.
+   * A retryable failure, even mid-stream, starts the download again into an emptied temp file.
+   */
   async downloadToFile(path: string, options: DownloadOptions): Promise<FileInfo> {
-    const download = await this.downloadStream(options);
     const temp = `${path}.partial-${randomBytes(6).toString("hex")}`;
+    const call = this.#setup(options, true);
     try {
-      await pipeline(download.stream, createWriteStream(temp));
+      const file = await this.#retrying(
+        "DownloadFile",
+        call,
+        () => true,
+        async (setup) => {
+          const download = await this.#download(options, setup);
+          try {
+            await pipeline(download.stream, createWriteStream(temp)); // "w": truncates a failed attempt's bytes
+          } catch (err) {
+            download.stream.destroy();
+            throw err;
+          }
+          return download.file;
+        },
+      );
       await rename(temp, path);
+      return file;
     } catch (err) {
-      download.stream.destroy();
       await rm(temp, { force: true });
       throw toClientError(err);
     }
-    return download.file;
   }
 
-  /** A unary call with this client's metadata and default deadline. */
+  /** A unary call with this client's metadata and default deadline; every unary call can be replayed. */
   #unary<Res>(
+    method: string,
     options: CallOptions & CustomerKeyOption,
     start: (setup: CallSetup, callback: (err: ServiceError | null, res?: Res) => void) => { cancel(): void },
   ): Promise<Res> {
-    const setup = this.#setup(options, false);
-    return unaryCall<Res>((callback) => start(setup, callback), setup.signal);
+    return this.#retrying(
+      method,
+      this.#setup(options, false),
+      () => true,
+      (setup) => unaryCall<Res>((callback) => start(setup, callback), setup.signal),
+    );
   }
 
   async stat(ref: ObjectRef, options: StatOptions = {}): Promise<FileInfo> {
-    const res = await this.#unary<StatFileResponse__Output>(options, (s, cb) =>
+    const res = await this.#unary<StatFileResponse__Output>("StatFile", options, (s, cb) =>
       this.raw.statFile(ref, s.metadata, s.options, cb),
     );
     return toFileInfo(res.file);
   }
 
   delete(ref: ObjectRef, options: CallOptions = {}): Promise<DeleteResult> {
-    return this.#unary<DeleteResult>(options, (s, cb) => this.raw.deleteFile(ref, s.metadata, s.options, cb));
+    return this.#unary<DeleteResult>("DeleteFile", options, (s, cb) =>
+      this.raw.deleteFile(ref, s.metadata, s.options, cb),
+    );
   }
 
   async list(options: ListOptions): Promise<ListPage> {
@@ -256,7 +334,7 @@ export class StorageClient {
       pageSize: options.pageSize ?? 0,
       pageToken: options.pageToken ?? "",
     };
-    const res = await this.#unary<ListFilesResponse__Output>(options, (s, cb) =>
+    const res = await this.#unary<ListFilesResponse__Output>("ListFiles", options, (s, cb) =>
       this.raw.listFiles(request, s.metadata, s.options, cb),
     );
     return {
@@ -285,7 +363,7 @@ export class StorageClient {
       ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
       ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
     };
-    const res = await this.#unary<GetFileUrlResponse__Output>(options, (s, cb) =>
+    const res = await this.#unary<GetFileUrlResponse__Output>("GetFileUrl", options, (s, cb) =>
       this.raw.getFileUrl(request, s.metadata, s.options, cb),
     );
     return {
@@ -307,7 +385,9 @@ export class StorageClient {
       targetBucket: target.bucket,
       targetObjectName: target.objectName,
     };
-    return this.#unary<CopyResult>(options, (s, cb) => this.raw.copyFile(request, s.metadata, s.options, cb));
+    return this.#unary<CopyResult>("CopyFile", options, (s, cb) =>
+      this.raw.copyFile(request, s.metadata, s.options, cb),
+    );
   }
 }
 

@@ -44,11 +44,16 @@ export class StorageClientError<C extends ErrorCode = ErrorCode> extends Error {
 
   /** Worth retrying the same call later (after `retryAfterSeconds`, when given). */
   get retryable(): boolean {
-    return RETRYABLE.has(this.code);
+    return RETRYABLE_CODES.includes(this.code);
   }
 }
 
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(["UNAVAILABLE", "RATE_LIMITED", "OVERLOADED"]);
+/** The codes that say "try later" (the client's RetryPolicy retries these by default). */
+export const RETRYABLE_CODES: readonly ErrorCode[] = Object.freeze([
+  "UNAVAILABLE",
+  "RATE_LIMITED",
+  "OVERLOADED",
+]);
 
 /** One subclass per code, for `instanceof` (the `name` is the class name). */
 export class InvalidArgumentError extends StorageClientError<"INVALID_ARGUMENT"> {}

@@ -4,6 +4,8 @@
  *   const storage = connect("localhost:50051", { token: process.env.STORAGE_API_KEY });
  *   await storage.uploadFile("./model.bin", { bucket: "model-artifacts", objectName: "m/v1/model.bin" });
  *   const { stream } = await storage.downloadStream({ bucket: "model-artifacts", objectName: "m/v1/model.bin" });
+ *
+ * Calls that can be replayed are retried on UNAVAILABLE, RATE_LIMITED and OVERLOADED (RetryPolicy).
  */
 export type { UploadBody } from "./calls.ts";
 export { type ClientTls, type ConnectOptions, connect, StorageClient } from "./client.ts";
@@ -22,6 +24,7 @@ export {
   PreconditionFailedError,
   RangeNotSatisfiableError,
   RateLimitedError,
+  RETRYABLE_CODES,
   StorageClientError,
   TooLargeError,
   toClientError,
@@ -30,4 +33,5 @@ export {
   UnsupportedOperationError,
   UnsupportedTypeError,
 } from "./errors.ts";
+export { type RetryEvent, type RetryOptions, RetryPolicy } from "./retry.ts";
 export type * from "./types.ts";

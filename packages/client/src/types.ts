@@ -49,7 +49,8 @@ export interface ProgressOption {
   /**
    * Called as bytes move, with the bytes so far and the total when known (an upload's
    * `expectedSize`, a download's content length). For an upload, "so far" counts bytes handed to
-   * the call, so the last call comes before the server's answer.
+   * the call, so the last call comes before the server's answer. A retried transfer counts again
+   * from 0.
    */
   onProgress?: (transferred: number, total: number | undefined) => void;
 }
