@@ -89,6 +89,8 @@ async function typecheck(file: string): Promise<void> {
   expect(tsc, tsc.stdout).toMatchObject({ code: 0 });
 }
 
+const sha256Hex = (data: string) => createHash("sha256").update(data).digest("hex");
+
 let scratch: string;
 let project: string;
 let packed: string[];
@@ -134,6 +136,7 @@ describe("@lumenslate/storage-client, packed", () => {
         "dist/client.js",
         "dist/generated/protocol.js",
         "proto/lumenslate/storage/v1/storage.proto",
+        "README.md",
       ]),
     );
     expect(packed.filter((p) => /\.test\.|(?<!\.d)\.ts$|^src\//.test(p))).toEqual([]);
@@ -176,10 +179,15 @@ describe("@lumenslate/storage-client, packed", () => {
       await h?.close();
     });
 
-    it("runs the README's Node quick start verbatim", async () => {
-      const readme = await readFile(join(ROOT, "README.md"), "utf8");
-      const block = /```ts title="quickstart"\n([\s\S]*?)```/.exec(readme)?.[1];
+    it("runs the README's Node quick start verbatim (the package README's is the same)", async () => {
+      const quickstart = /```ts title="quickstart"\n([\s\S]*?)```/;
+      const block = quickstart.exec(await readFile(join(ROOT, "README.md"), "utf8"))?.[1];
       expect(block).toBeDefined();
+      const packaged = await readFile(
+        join(project, "node_modules/@lumenslate/storage-client/README.md"),
+        "utf8",
+      );
+      expect(quickstart.exec(packaged)?.[1]).toBe(block);
       await writeFile(join(project, "quickstart.mts"), block as string);
       await typecheck("quickstart.mts");
       const bucket = h.app.config.buckets.temp;
@@ -255,6 +263,64 @@ describe("@lumenslate/storage-client, packed", () => {
       });
       expect(out.large.upProgress.calls).toBeGreaterThan(100);
       expect(out.large.downProgress.calls).toBeGreaterThan(100);
+    });
+  });
+
+  describe("integrity: announced uploads, verified downloads", () => {
+    let h: GrpcHarness;
+
+    beforeAll(async () => {
+      h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("refuses an announced sha256 mismatch, verifies downloads by default, detects a corrupted object", {
+      timeout: 300_000,
+    }, async () => {
+      const bucket = h.app.config.buckets.temp;
+      // Corrupted behind the service's back: the store's bytes and ETag untouched, the index row's
+      // sha256 no longer theirs (bit rot, as far as anyone can tell).
+      const corruptKey = "int/rot.bin";
+      await h.client.upload("bytes that will rot", { bucket, objectName: corruptKey });
+      const falsified = await h.app.db
+        .updateTable("object_versions")
+        .set({ sha256: "0".repeat(64) })
+        .where("bucket", "=", bucket)
+        .where("key", "=", corruptKey)
+        .executeTakeFirst();
+      expect(Number(falsified.numUpdatedRows)).toBe(1);
+      await copyFile(join(ROOT, "test/node-package/integrity.mts"), join(project, "integrity.mts"));
+      await typecheck("integrity.mts");
+
+      const scenario = await run(NODE24, ["integrity.mts"], project, {
+        LSS_ADDRESS: h.address,
+        LSS_TOKEN: await h.issue("integrity", [`${bucket}:*`]),
+        LSS_BUCKET: bucket,
+        LSS_CORRUPT_KEY: corruptKey,
+      });
+      expect(scenario, scenario.stderr).toMatchObject({ code: 0 });
+      const out = JSON.parse(scenario.stdout.trim().split("\n").at(-1) as string);
+      expect(out.refused).toEqual({ buffer: true, file: true, nothingStored: true });
+      expect(out.accepted).toEqual({ text: true, bytes: true, file: true });
+      expect(out.intact).toEqual({ file: true, stream: true, bytes: true });
+      expect(out.corrupted).toEqual({
+        toFile: { name: "DataCorruptedError", code: "DATA_CORRUPTED", hasRequestId: true },
+        toBytes: true,
+        leftFiles: [],
+      });
+      const csv = "id,total\n1,42\n";
+      expect(out.lyingStore).toEqual({
+        file: { name: "DataCorruptedError", code: "DATA_CORRUPTED", sha256InDetails: "0".repeat(64) },
+        stream: true,
+        leftFiles: [],
+        unverified: true,
+        uploadHeaders: [
+          { expectedSize: "announced by default\n".length, sha256: sha256Hex("announced by default\n") },
+          { expectedSize: csv.length, sha256: sha256Hex(csv) },
+        ],
+      });
     });
   });
 

@@ -60,7 +60,7 @@ try {
     metadata: { origin: "scenario" },
   });
   const info = await storage.stat({ bucket, objectName: "pkg/hello.txt" });
-  const download = await storage.downloadStream({ bucket, objectName: "pkg/hello.txt", verify: true });
+  const download = await storage.downloadStream({ bucket, objectName: "pkg/hello.txt" }); // verified by default
   const chunks: Buffer[] = [];
   for await (const chunk of download.stream) chunks.push(chunk as Buffer);
   const ranged = await storage.downloadStream({
@@ -128,15 +128,16 @@ try {
     errors.range instanceof RangeNotSatisfiableError;
   out.readerCanRead = (await reader.stat({ bucket, objectName: "pkg/hello.txt" })).size === text.length;
 
-  // Pagination over 2,500 keys, stored through the package at 32 calls in flight (each announcing its
-  // size, so the server's admission control reserves that rather than a multipart part per call).
+  // Pagination over 2,500 keys, stored through the package at 32 calls in flight (a string upload
+  // announces its size, so the server's admission control reserves that rather than a multipart
+  // part per call).
   const keys = Array.from({ length: 2500 }, (_, i) => `many/${String(i).padStart(4, "0")}.txt`);
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (next < keys.length) {
         const objectName = keys[next++] as string;
-        await storage.upload(objectName, { bucket, objectName, expectedSize: objectName.length });
+        await storage.upload(objectName, { bucket, objectName });
       }
     }),
   );
@@ -184,7 +185,6 @@ try {
   const big = await storage.downloadStream({
     bucket,
     objectName: "big/blob.bin",
-    verify: true,
     onProgress: (transferred, total) => {
       if (total !== bigBytes) throw new Error(`download progress total ${total}`);
       downProgress.push(transferred);

@@ -7,7 +7,8 @@ import type { DownloadFileRequest } from "./generated/lumenslate/storage/v1/Down
 import type { StorageServiceClient } from "./generated/lumenslate/storage/v1/StorageService.ts";
 import type { UploadFileHeader } from "./generated/lumenslate/storage/v1/UploadFileHeader.ts";
 import type { UploadFileResponse__Output } from "./generated/lumenslate/storage/v1/UploadFileResponse.ts";
-import { ChunkEncoder, DownloadDecoder } from "./transfer.ts";
+import { REQUEST_ID_KEY } from "./generated/protocol.ts";
+import { ChunkEncoder, corrupted, type DecodeOptions, DownloadDecoder } from "./transfer.ts";
 
 /** grpc-js calls as promises and streams, with the client's errors and AbortSignal cancellation. */
 
@@ -35,6 +36,11 @@ function toReadable(body: UploadBody): Readable {
   return Readable.from(body, { objectMode: false });
 }
 
+const requestIdOf = (metadata: Metadata): string | undefined => {
+  const value = metadata.get(REQUEST_ID_KEY)[0];
+  return typeof value === "string" ? value : undefined;
+};
+
 /** A unary call as a promise. */
 export function unaryCall<Res>(
   start: (callback: (err: ServiceError | null, res?: Res) => void) => { cancel(): void },
@@ -53,7 +59,9 @@ export function unaryCall<Res>(
 
 /**
  * UploadFile: the header, then `body` in chunk messages, through pipeline() so a slow server slows
- * the reading of `body`. Resolves with the server's answer; on failure `body` is destroyed.
+ * the reading of `body`. Resolves with the server's answer once its sha256 is that of the bytes
+ * sent (checked here only for an upload that announced none: the service checks an announced one).
+ * On failure `body` is destroyed.
  */
 export function uploadCall(
   raw: StorageServiceClient,
@@ -72,28 +80,36 @@ export function uploadCall(
       sent += bytes;
       onProgress(sent, total);
     });
+  // An announced sha256 the service checks itself before storing: hashing again here would only
+  // cost CPU (a lot of it, for a large object).
+  const encoder = new ChunkEncoder(chunkSize, onChunk, { hash: header.sha256 === undefined });
   return new Promise((resolve, reject) => {
     let localError: unknown;
     let stop = () => {};
     const call = raw.uploadFile(setup.metadata, setup.options, (err, res) => {
       stop();
       if (!err && res) {
+        const sent = encoder.sha256;
+        if (res.sha256 && sent !== undefined && res.sha256 !== sent) {
+          const message = `The service stored sha256 ${res.sha256}, but ${sent} was sent; the stored object is not what was uploaded.`;
+          const details = { bucket: res.bucket, objectName: res.objectName, sha256: res.sha256 };
+          reject(corrupted(message, details, requestIdOf(setup.metadata)));
+          return;
+        }
         resolve(res);
         return;
       }
       source.destroy();
       // A failure of our own source cancels the call: report the source's error, not the cancel.
       const cause = localError && err?.code === status.CANCELLED ? localError : err;
-      reject(toClientError(cause ?? new Error("The server sent no response.")));
+      reject(toClientError(cause ?? new Error("The server sent no response."), requestIdOf(setup.metadata)));
     });
     stop = cancelOnAbort(call, setup.signal);
     call.write({ header });
-    pipeline(source, new ChunkEncoder(chunkSize, onChunk), call as unknown as Writable).catch(
-      (err: unknown) => {
-        localError = err;
-        call.cancel(); // a no-op if the server already answered; the callback reports either way
-      },
-    );
+    pipeline(source, encoder, call as unknown as Writable).catch((err: unknown) => {
+      localError = err;
+      call.cancel(); // a no-op if the server already answered; the callback reports either way
+    });
   });
 }
 
@@ -106,12 +122,13 @@ export async function downloadCall(
   raw: StorageServiceClient,
   request: DownloadFileRequest,
   setup: CallSetup,
-  decoding: ConstructorParameters<typeof DownloadDecoder>[0],
+  decoding: Omit<DecodeOptions, "requestId">,
 ): Promise<{ header: DownloadFileHeader__Output; stream: Readable }> {
   const call = raw.downloadFile(request, setup.metadata, setup.options);
-  const decoder = new DownloadDecoder(decoding);
+  const requestId = requestIdOf(setup.metadata);
+  const decoder = new DownloadDecoder({ ...decoding, ...(requestId ? { requestId } : {}) });
   const stop = cancelOnAbort(call, setup.signal);
-  call.on("error", (err) => decoder.destroy(toClientError(err)));
+  call.on("error", (err) => decoder.destroy(toClientError(err, requestId)));
   decoder.once("close", () => {
     stop();
     if (!decoder.readableEnded) call.cancel(); // the reader gave up: stop the server too

@@ -11,6 +11,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
+import { announced, fileSha256, sha256Of } from "./checksums.ts";
 import { setCustomerKeyMetadata, storageProto } from "./definition.ts";
 import { toClientError } from "./errors.ts";
 import type { FileInfo__Output } from "./generated/lumenslate/storage/v1/FileInfo.ts";
@@ -191,12 +192,27 @@ export class StorageClient {
 
   /**
    * Streams `body` to bucket/objectName; resolves when the object is stored and indexed. A Buffer
-   * or string is sent again on a retryable failure; a stream or iterable is read once, so its
-   * upload is never retried.
+   * or string goes through uploadBytes (size and sha256 announced, sent again on a retryable
+   * failure); a stream or iterable is read once, so its upload is never retried, and announces
+   * only the `expectedSize` and `sha256` given.
    */
   upload(body: UploadBody, options: UploadOptions): Promise<UploadResult> {
-    const replayable = typeof body === "string" || body instanceof Uint8Array;
-    return this.#upload(() => body, replayable, options);
+    if (typeof body === "string" || body instanceof Uint8Array) return this.uploadBytes(body, options);
+    return this.#upload(() => body, false, options);
+  }
+
+  /**
+   * Stores `data` (a string as UTF-8) with its size and sha256 announced (computed here unless
+   * given, or `checksum: false`), so the service stores it only if every byte arrived as sent.
+   * Retried from the start on a retryable failure.
+   */
+  uploadBytes(data: Uint8Array | string, options: UploadOptions): Promise<UploadResult> {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    return this.#upload(
+      () => bytes,
+      true,
+      announced(options, bytes.length, () => sha256Of(bytes)),
+    );
   }
 
   /** `open` gives the bytes for each attempt; `replayable` says whether a second attempt may run. */
@@ -223,13 +239,20 @@ export class StorageClient {
   }
 
   /**
-   * Streams a local file up, announcing its size so a short or long read is refused. Retried
-   * from the start of the file on a retryable failure.
+   * Streams a local file up with its size and sha256 announced: the sha256 is computed first, in
+   * a streaming pass over the file, unless given (or `checksum: false`), so the service stores the
+   * file only if every byte arrived as read (a file changed meanwhile is refused). Retried from
+   * the start of the file on a retryable failure.
    */
   async uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
     const { size } = await stat(path);
+    const sha256 = options.sha256 ?? (options.checksum === false ? undefined : await fileSha256(path));
     const open = () => createReadStream(path, { highWaterMark: this.#chunkSize });
-    return this.#upload(open, true, { ...options, expectedSize: options.expectedSize ?? size });
+    return this.#upload(
+      open,
+      true,
+      announced(options, size, () => sha256),
+    );
   }
 
   /** One DownloadFile call, resolved once its header arrives. */
@@ -241,7 +264,7 @@ export class StorageClient {
       ...(options.range ? { range: options.range } : {}),
     };
     const { header, stream } = await downloadCall(this.raw, request, setup, {
-      verify: options.verify === true,
+      verify: options.verify !== false,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const range = header.range;
@@ -257,6 +280,8 @@ export class StorageClient {
    * Starts a download and resolves with the header and a Readable of the bytes once the header
    * arrives. Reading slowly slows the server; destroying the stream cancels the call. Retried
    * only until the header arrives: once the stream is yours, a failure is the stream's error.
+   * A full read is checked against the sha256 the service recorded unless `verify: false`: on a
+   * mismatch the stream ends with DataCorruptedError after its last bytes, so discard what it gave.
    */
   downloadStream(options: DownloadOptions): Promise<DownloadResult> {
     const call = this.#setup(options, true);
@@ -269,8 +294,10 @@ export class StorageClient {
   }
 
   /**
-   * Downloads to `path` atomically: a temp file beside it is renamed only after a complete read.
-   * A retryable failure, even mid-stream, starts the download again into an emptied temp file.
+   * Downloads to `path` atomically: a temp file beside it is renamed only after a complete read
+   * whose sha256 matches the one the service recorded (unless `verify: false`); on any failure,
+   * DataCorruptedError included, no file is left. A retryable failure, even mid-stream, starts
+   * the download again into an emptied temp file.
    */
   async downloadToFile(path: string, options: DownloadOptions): Promise<FileInfo> {
     const temp = `${path}.partial-${randomBytes(6).toString("hex")}`;
@@ -297,6 +324,22 @@ export class StorageClient {
       await rm(temp, { force: true });
       throw toClientError(err);
     }
+  }
+
+  /**
+   * The object's bytes (or the range's) in memory, verified like downloadToFile. Retried from the
+   * start on a retryable failure, even mid-stream.
+   */
+  downloadBytes(options: DownloadOptions): Promise<Buffer> {
+    return this.#retrying(
+      "DownloadFile",
+      this.#setup(options, true),
+      () => true,
+      async (setup) => {
+        const download = await this.#download(options, setup);
+        return Buffer.concat((await download.stream.toArray()) as Buffer[]);
+      },
+    );
   }
 
   /** A unary call with this client's metadata and default deadline; every unary call can be replayed. */
@@ -354,7 +397,11 @@ export class StorageClient {
     } while (pageToken);
   }
 
-  async getUrl(options: UrlOptions): Promise<PresignedUrl> {
+  /**
+   * A presigned URL for a plain HTTP GET (or PUT, with the `contentType` the uploader must send),
+   * valid for `expiresInSeconds` (default: the service's).
+   */
+  async presign(options: UrlOptions): Promise<PresignedUrl> {
     const request = {
       bucket: options.bucket,
       objectName: options.objectName,
@@ -371,6 +418,11 @@ export class StorageClient {
       method: res.method === "URL_METHOD_PUT" ? "PUT" : "GET",
       expiresAt: toDate(res.expiresAt),
     };
+  }
+
+  /** presign() under the name of the gRPC method (GetFileUrl); kept for existing callers. */
+  getUrl(options: UrlOptions): Promise<PresignedUrl> {
+    return this.presign(options);
   }
 
   copy(

@@ -146,8 +146,12 @@ function parseDetails(raw: string | undefined): Record<string, unknown> {
   }
 }
 
-/** Any error from a grpc-js call (a ServiceError) → StorageClientError; others pass through wrapped as INTERNAL. */
-export function toClientError(err: unknown): StorageClientError {
+/**
+ * Any error from a grpc-js call (a ServiceError) → StorageClientError; others pass through wrapped
+ * as INTERNAL. `sentRequestId`, the id the call sent, stands in when the trailers carry none (a
+ * stream that fails after its first message had the id in its leading metadata).
+ */
+export function toClientError(err: unknown, sentRequestId?: string): StorageClientError {
   if (err instanceof StorageClientError) return err;
   const e = err as { code?: unknown; details?: unknown; metadata?: unknown; message?: unknown };
   if (typeof e?.code !== "number") {
@@ -164,7 +168,7 @@ export function toClientError(err: unknown): StorageClientError {
     grpcCode,
     details: parseDetails(first(metadata, ERROR_DETAILS_KEY)),
     retryAfterSeconds: Number.isFinite(retry) && retry > 0 ? retry : undefined,
-    requestId: first(metadata, REQUEST_ID_KEY),
+    requestId: first(metadata, REQUEST_ID_KEY) ?? sentRequestId,
     cause: err,
   });
 }

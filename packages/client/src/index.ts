@@ -5,7 +5,9 @@
  *   await storage.uploadFile("./model.bin", { bucket: "model-artifacts", objectName: "m/v1/model.bin" });
  *   const { stream } = await storage.downloadStream({ bucket: "model-artifacts", objectName: "m/v1/model.bin" });
  *
- * Calls that can be replayed are retried on UNAVAILABLE, RATE_LIMITED and OVERLOADED (RetryPolicy).
+ * Uploads of Buffers, strings and files announce their size and sha256; full downloads are checked
+ * against the recorded sha256 (DataCorruptedError) unless `verify: false`. Calls that can be
+ * replayed are retried on UNAVAILABLE, RATE_LIMITED and OVERLOADED (RetryPolicy).
  */
 export type { UploadBody } from "./calls.ts";
 export { type ClientTls, type ConnectOptions, connect, StorageClient } from "./client.ts";

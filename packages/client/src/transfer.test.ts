@@ -34,6 +34,20 @@ describe("ChunkEncoder", () => {
     expect(await encode([Buffer.alloc(10)], 4)).toEqual([4, 4, 2]);
     expect(await encode([], 4)).toEqual([]);
   });
+
+  it("hashes exactly the bytes it sent, once the input has ended", async () => {
+    const encoder = new ChunkEncoder(4);
+    expect(encoder.sha256).toBeUndefined();
+    await Readable.from([Buffer.from("hel"), Buffer.from("lo world")])
+      .pipe(encoder)
+      .toArray();
+    expect(encoder.sha256).toBe(createHash("sha256").update("hello world").digest("hex"));
+    const unhashed = new ChunkEncoder(4, undefined, { hash: false });
+    await Readable.from([Buffer.from("hello")])
+      .pipe(unhashed)
+      .toArray();
+    expect(unhashed.sha256).toBeUndefined();
+  });
 });
 
 describe("DownloadDecoder", () => {
@@ -45,6 +59,18 @@ describe("DownloadDecoder", () => {
     // Without verify, only the length is checked; ranged reads are never hashed.
     expect(await decode([header("hello"), chunk("HELLO")], false)).toBe("HELLO");
     expect(await decode([header("hello", { range: { start: 0, end: 4 } }), chunk("HELLO")])).toBe("HELLO");
+  });
+
+  it("verifies unless told not to, naming the object and the call in the error", async () => {
+    const decoder = new DownloadDecoder({ requestId: "r-1" });
+    const body = { payload: "chunk", chunk: Buffer.from("HELLO") };
+    const file = { bucket: "b", objectName: "k", sha256: createHash("sha256").update("hello").digest("hex") };
+    Readable.from([{ payload: "header", header: { file, contentLength: 5 } }, body]).pipe(decoder);
+    await expect(decoder.toArray()).rejects.toMatchObject({
+      code: "DATA_CORRUPTED",
+      requestId: "r-1",
+      details: { bucket: "b", objectName: "k", sha256: file.sha256 },
+    });
   });
 
   it("refuses a stream without a header or with a second one", async () => {

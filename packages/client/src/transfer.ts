@@ -8,19 +8,23 @@ import type { UploadFileRequest } from "./generated/lumenslate/storage/v1/Upload
 
 /**
  * Byte stream → UploadFile chunk messages of about `chunkSize` bytes: small reads are gathered (fewer
- * messages cost less) and large ones split (the server refuses messages over its size limit).
+ * messages cost less) and large ones split (the server refuses messages over its size limit). When
+ * asked, hashes what it sends, so the stored sha256 can be checked against the bytes that left.
  */
 export class ChunkEncoder extends Transform {
   readonly #chunkSize: number;
   readonly #onChunk: ((bytes: number) => void) | undefined;
+  readonly #hash: Hash | undefined;
+  #sha256: string | undefined;
   #parts: Buffer[] = [];
   #size = 0;
 
   /** `onChunk` is told the size of every message pushed (for progress). */
-  constructor(chunkSize: number, onChunk?: (bytes: number) => void) {
+  constructor(chunkSize: number, onChunk?: (bytes: number) => void, options: { hash?: boolean } = {}) {
     super({ readableObjectMode: true, readableHighWaterMark: 2 });
     this.#chunkSize = chunkSize;
     this.#onChunk = onChunk;
+    this.#hash = options.hash === false ? undefined : createHash("sha256");
   }
 
   override _transform(chunk: Buffer, _encoding: string, done: TransformCallback): void {
@@ -34,7 +38,13 @@ export class ChunkEncoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     this.#flushParts(true);
+    this.#sha256 = this.#hash?.digest("hex");
     done();
+  }
+
+  /** sha256 of every byte sent, once the input has ended (undefined before, or when not hashing). */
+  get sha256(): string | undefined {
+    return this.#sha256;
   }
 
   #flushParts(all: boolean): void {
@@ -54,16 +64,28 @@ export class ChunkEncoder extends Transform {
   }
 
   #emit(chunk: Buffer): void {
+    this.#hash?.update(chunk);
     this.push({ chunk } satisfies UploadFileRequest);
     this.#onChunk?.(chunk.length);
   }
 }
 
-const corrupted = (message: string) => clientError("DATA_CORRUPTED", message, { grpcCode: status.DATA_LOSS });
+/** DATA_CORRUPTED, raised by the client itself (the service did not say so). */
+export const corrupted = (message: string, details: Record<string, unknown> = {}, requestId?: string) =>
+  clientError("DATA_CORRUPTED", message, { grpcCode: status.DATA_LOSS, details, requestId });
+
+export interface DecodeOptions {
+  /** Check a full read against the header's sha256 (default true; ranged reads are never hashed). */
+  verify?: boolean;
+  onProgress?: (transferred: number, total: number | undefined) => void;
+  /** The call's request id, carried by the errors this raises. */
+  requestId?: string;
+}
 
 /**
  * DownloadFile messages → the object's bytes. The first message must be the header (exposed as
- * `header`). Checks the byte count against the header, and the sha256 too when asked.
+ * `header`). Checks the byte count against the header and, for a full read, the bytes against the
+ * sha256 the service recorded: the service checks its store, this checks everything in between.
  */
 export class DownloadDecoder extends Transform {
   readonly header: Promise<DownloadFileHeader__Output>;
@@ -74,13 +96,13 @@ export class DownloadDecoder extends Transform {
   #hash: Hash | undefined;
   readonly #verify: boolean;
   readonly #onProgress: ((transferred: number, total: number | undefined) => void) | undefined;
+  readonly #requestId: string | undefined;
 
-  constructor(
-    options: { verify?: boolean; onProgress?: (transferred: number, total: number | undefined) => void } = {},
-  ) {
+  constructor(options: DecodeOptions = {}) {
     super({ writableObjectMode: true, writableHighWaterMark: 2, readableHighWaterMark: 1024 * 1024 });
-    this.#verify = options.verify === true;
+    this.#verify = options.verify !== false;
     this.#onProgress = options.onProgress;
+    this.#requestId = options.requestId;
     this.header = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -95,7 +117,7 @@ export class DownloadDecoder extends Transform {
   ): void {
     if (!this.#headerSeen) {
       if (message.payload !== "header" || !message.header) {
-        done(corrupted("The download did not start with a header."));
+        done(corrupted("The download did not start with a header.", {}, this.#requestId));
         return;
       }
       const header = message.header;
@@ -107,7 +129,7 @@ export class DownloadDecoder extends Transform {
     }
     const chunk = message.chunk;
     if (message.payload !== "chunk" || !chunk) {
-      done(corrupted("The download carried a second header."));
+      done(corrupted("The download carried a second header.", {}, this.#requestId));
       return;
     }
     this.#bytes += chunk.length;
@@ -119,17 +141,25 @@ export class DownloadDecoder extends Transform {
   override _flush(done: TransformCallback): void {
     const header = this.#headerSeen;
     if (!header) {
-      done(corrupted("The download ended without a header."));
+      done(corrupted("The download ended without a header.", {}, this.#requestId));
       return;
     }
+    const where = { bucket: header.file?.bucket, objectName: header.file?.objectName };
     if (this.#bytes !== header.contentLength) {
-      done(
-        corrupted(`The download carried ${this.#bytes} bytes, not the announced ${header.contentLength}.`),
-      );
+      const message = `The download carried ${this.#bytes} bytes, not the announced ${header.contentLength}.`;
+      done(corrupted(message, where, this.#requestId));
       return;
     }
-    if (this.#hash && this.#hash.digest("hex") !== header.file?.sha256) {
-      done(corrupted("The downloaded bytes do not match the object's sha256."));
+    const recorded = header.file?.sha256;
+    const digest = this.#hash?.digest("hex");
+    if (digest !== undefined && digest !== recorded) {
+      done(
+        corrupted(
+          `The downloaded bytes have sha256 ${digest}, not the ${recorded} the service recorded: they changed on the way or in the store; do not use them.`,
+          { ...where, sha256: recorded },
+          this.#requestId,
+        ),
+      );
       return;
     }
     done();

@@ -64,9 +64,24 @@ export type ObjectRef = Require<StatFileRequest, "bucket" | "objectName"> &
   Pick<StatFileRequest, "versionId">;
 
 export type UploadTarget = Require<UploadFileHeader, "bucket" | "objectName"> &
-  Pick<UploadFileHeader, "contentType" | "metadata" | "sha256"> & {
-    /** When given, any other length is refused and nothing is stored. */
+  Pick<UploadFileHeader, "contentType" | "metadata"> & {
+    /**
+     * The size announced: any other length is refused and nothing is stored. Buffers, strings and
+     * files announce their own; a stream or iterable announces only this.
+     */
     expectedSize?: number;
+    /**
+     * The hex sha256 announced: other bytes are refused (PRECONDITION_FAILED) and nothing is
+     * stored. Buffers, strings and files announce their own (computed before sending); a stream
+     * or iterable announces only this.
+     */
+    sha256?: string;
+    /**
+     * Compute the sha256 of a Buffer, string or file to announce it (default true). `false`
+     * saves the extra pass over a large file; its size is still announced, and the service's
+     * answer is still checked against the bytes sent.
+     */
+    checksum?: boolean;
   };
 export type UploadOptions = UploadTarget & CallOptions & CustomerKeyOption & ProgressOption;
 export type UploadResult = UploadFileResponse__Output;
@@ -82,7 +97,11 @@ export type DownloadOptions = Require<DownloadFileRequest, "bucket" | "objectNam
   CustomerKeyOption &
   ProgressOption & {
     range?: ByteRange;
-    /** Check the bytes against the header's sha256 (full reads); the server already checks its side. */
+    /**
+     * Check a full read against the sha256 the service recorded (default true; ranged reads are
+     * not hashed): a mismatch is DataCorruptedError. The service checks what it reads from its
+     * store; this checks everything after. `false` accepts the bytes as they arrive.
+     */
     verify?: boolean;
   };
 
