@@ -1,3 +1,4 @@
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { orphanCount } from "../src/core/reconcile.ts";
@@ -24,6 +25,26 @@ export interface ScaleResult {
   maxRssKiB: number;
   /** RSS when the pass started, KiB. */
   startRssKiB: number;
+  /**
+   * The most heap in use just after V8's own full collections (KiB): what the pass keeps, as
+   * opposed to what V8 lets the heap grow to. Read when the collection is reported, so it can
+   * include what was allocated in between: an upper bound. 0 if no full collection ran.
+   */
+  peakLiveHeapKiB: number;
+}
+
+/** Watches V8's full (mark-compact) collections without causing any, which would change the RSS. */
+function watchLiveHeap(): { peakKiB: () => number; stop: () => void } {
+  let peak = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { detail } = entry as { detail?: { kind?: number } };
+      if (detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  return { peakKiB: () => Math.round(peak / 1024), stop: () => observer.disconnect() };
 }
 
 export const CONFIG_ENV_VAR = "BENCH_CONFIG_ENV";
@@ -34,23 +55,20 @@ async function main(): Promise<void> {
   const app = await createApp(config, createLogger(config));
   try {
     const startRssKiB = Math.round(process.memoryUsage.rss() / 1024);
+    const live = watchLiveHeap();
     const started = performance.now();
-    let result: Omit<ScaleResult, "seconds" | "maxRssKiB" | "startRssKiB">;
+    let result: Omit<ScaleResult, "seconds" | "maxRssKiB" | "startRssKiB" | "peakLiveHeapKiB">;
     if (job.op === "reconcile") {
       const report = await app.service.reconcile(job.bucket, { repair: false });
-      result = {
-        op: job.op,
-        objects: report.objects,
-        rows: report.rows,
-        orphans: orphanCount(report),
-      };
+      result = { op: job.op, objects: report.objects, rows: report.rows, orphans: orphanCount(report) };
     } else {
-      const done = await app.service.deleteByPrefix(job.bucket, job.prefix, { concurrency: 16 });
+      const done = await app.service.deleteByPrefix(job.bucket, job.prefix);
       result = { op: job.op, objects: done.deleted, rows: 0, failed: done.failed };
     }
     const seconds = (performance.now() - started) / 1000;
+    live.stop();
     process.stdout.write(
-      `${JSON.stringify({ ...result, seconds, maxRssKiB: process.resourceUsage().maxRSS, startRssKiB })}\n`,
+      `${JSON.stringify({ ...result, seconds, maxRssKiB: process.resourceUsage().maxRSS, startRssKiB, peakLiveHeapKiB: live.peakKiB() })}\n`,
     );
   } finally {
     await app.close();

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Secret } from "../config/secret.ts";
+import type { StorageError } from "../errors.ts";
 import type { WriteCondition } from "./write-condition.ts";
 
 export type { WriteCondition } from "./write-condition.ts";
@@ -119,6 +120,8 @@ export interface ListOptions {
   delimiter?: string;
   /** Opaque token from a previous page's nextCursor. */
   cursor?: string;
+  /** Start after this key (S3's StartAfter); a cursor, when given, wins. */
+  startAfter?: string;
   limit?: number;
 }
 
@@ -138,6 +141,14 @@ export interface DeleteResult {
   deleteMarker: boolean;
 }
 
+/** One key's outcome in deleteMany(): deleted (a key already gone counts, as in S3), or why not. */
+export type DeleteManyOutcome =
+  | { key: string; deleted: true; deleteMarker: boolean }
+  | { key: string; deleted: false; error: StorageError };
+
+/** The most keys one deleteMany() takes (S3 DeleteObjects' limit). */
+export const DELETE_MANY_MAX = 1000;
+
 export interface PresignOptions {
   method: "GET" | "PUT";
   expiresInSeconds: number;
@@ -151,8 +162,53 @@ export interface IncompleteUpload {
   initiated: Date;
 }
 
+/** One part a multipart session's store holds. */
+export interface StoredPart {
+  partNumber: number;
+  size: number;
+  etag: string;
+  /** Base64 sha256 of the part, as the store verified it. */
+  checksumSha256?: string;
+}
+
+/** A presigned request for one part: the client sends exactly these headers (some are signed). */
+export interface PresignedPart {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Client-driven multipart uploads (the upload sessions of core/upload-sessions.ts): the service
+ * opens the upload and signs one URL per part; the client PUTs the parts straight to the store,
+ * which verifies each part's sha256 (signed into its URL); the service completes the upload.
+ */
+export interface MultipartSessions {
+  /** Opens a multipart upload whose parts must each carry a sha256; returns its upload id. */
+  create(
+    bucket: string,
+    key: string,
+    options: { contentType: string; metadata: Record<string, string> },
+  ): Promise<string>;
+  /** `sha256` (base64) is signed in: the store refuses a part whose body does not match it. */
+  presignPart(
+    target: { bucket: string; key: string; uploadId: string },
+    part: { partNumber: number; sha256: string },
+    expiresInSeconds: number,
+  ): Promise<PresignedPart>;
+  /** The parts the store holds, in part-number order; NOT_FOUND once the upload is completed or aborted. */
+  listParts(target: { bucket: string; key: string; uploadId: string }): Promise<StoredPart[]>;
+  complete(
+    target: { bucket: string; key: string; uploadId: string },
+    parts: StoredPart[],
+  ): Promise<PutResult>;
+  /** Aborts the upload and drops its parts; an upload already gone is not an error. */
+  abort(target: { bucket: string; key: string; uploadId: string }): Promise<void>;
+}
+
 export interface ObjectStore {
   readonly kind: "local" | "s3";
+  /** Present where clients can upload parts straight to the store (S3 backends); absent on local. */
+  readonly multipartSessions?: MultipartSessions;
   readonly capabilities: { presign: boolean; versioning: boolean };
   /** The most memory one put() may hold at once (admission control reserves this per upload). */
   readonly uploadBufferBytes: number;
@@ -181,6 +237,12 @@ export interface ObjectStore {
    * object never removes another writer's (see DeleteOptions).
    */
   delete(bucket: string, key: string, versionId?: string, options?: DeleteOptions): Promise<DeleteResult>;
+  /**
+   * Deletes the current objects of up to DELETE_MANY_MAX keys, in one request where the store can
+   * (S3 DeleteObjects), unconditionally (no ifMatch): one outcome per key. A request that fails as a
+   * whole throws.
+   */
+  deleteMany(bucket: string, keys: readonly string[]): Promise<DeleteManyOutcome[]>;
   list(bucket: string, options?: ListOptions): Promise<ListPage>;
   /** Server-side copy; each side's key (SSE-C) is its own: the target is written with target's key. */
   copy(

@@ -1,6 +1,6 @@
 import type { ListedObject } from "../backends/object-store.ts";
 import { compareKeys } from "../metadata/listing.ts";
-import type { ObjectRecord } from "../metadata/repository.ts";
+import type { IndexEntry } from "../metadata/repository.ts";
 import type { CoreContext } from "./core-context.ts";
 import type { ReadPath } from "./read-path.ts";
 
@@ -11,6 +11,8 @@ export interface ReconcileOptions {
   deleteUnindexed?: boolean;
   /** Incomplete multipart uploads older than this are reported, and aborted when repairing. */
   staleUploadHours?: number;
+  /** Multipart uploads of open upload sessions: never stale, they end with their session. */
+  liveUploads?: ReadonlySet<string>;
   /** Called as the walk goes (every PROGRESS_EVERY keys, and once at the end), for a progress display. */
   onProgress?: (progress: ReconcileProgress) => void;
 }
@@ -66,7 +68,11 @@ function note(report: BucketReport, list: KeyList, key: string): void {
   report.unlisted[list] = (report.unlisted[list] ?? 0) + 1;
 }
 
-async function* storeObjects(core: CoreContext, bucket: string): AsyncGenerator<ListedObject> {
+/** Every current object of a bucket as the store lists it, in key order, a page at a time. */
+export async function* storeObjects(
+  core: Pick<CoreContext, "store">,
+  bucket: string,
+): AsyncGenerator<ListedObject> {
   let cursor: string | undefined;
   do {
     const page = await core.store.list(bucket, { limit: 1000, ...(cursor ? { cursor } : {}) });
@@ -97,7 +103,7 @@ export async function reconcileBucket(
     repaired: 0,
   };
   const objects = storeObjects(core, bucket);
-  const rows = core.index.latestRows(bucket);
+  const rows = core.index.latestEntries(bucket);
   let object = await objects.next();
   let row = await rows.next();
   let nextProgress = PROGRESS_EVERY;
@@ -123,7 +129,7 @@ export async function reconcileBucket(
     } else if (order > 0 && !row.done) {
       report.rows++;
       note(report, "rowsWithoutObjects", row.value.key);
-      if (options.repair) await dropRow(core, row.value, report);
+      if (options.repair) await dropRow(core, bucket, row.value, report);
       row = await rows.next();
     } else if (!object.done && !row.done) {
       report.objects++;
@@ -146,7 +152,7 @@ export async function reconcileBucket(
   }
   const cutoff = Date.now() - (options.staleUploadHours ?? 24) * 3600_000;
   for (const upload of await core.store.listIncompleteUploads(bucket)) {
-    if (upload.initiated.getTime() > cutoff) continue;
+    if (upload.initiated.getTime() > cutoff || options.liveUploads?.has(upload.uploadId)) continue;
     note(report, "staleUploads", upload.key);
     if (options.repair) {
       await core.store.abortIncompleteUpload(bucket, upload);
@@ -185,7 +191,12 @@ async function adoptOrDelete(
   report.repaired++;
 }
 
-async function dropRow(core: CoreContext, row: ObjectRecord, report: BucketReport): Promise<void> {
-  await core.index.removeVersion(row.bucket, row.key, row.versionId);
+async function dropRow(
+  core: CoreContext,
+  bucket: string,
+  row: IndexEntry,
+  report: BucketReport,
+): Promise<void> {
+  await core.index.removeVersion(bucket, row.key, row.versionId);
   report.repaired++;
 }

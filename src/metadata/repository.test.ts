@@ -255,6 +255,44 @@ describe.each(targets)("MetadataRepository on %s", (_name, settings) => {
     });
   });
 
+  it("settles a batch of deletes as the single-key methods would, key by key", async () => {
+    const k = (name: string) => `settle/${name}`;
+    // An unversioned key with older history: its "null" row goes and the newest other becomes latest.
+    await repo.recordVersion(version(k("history"), "v1"));
+    await repo.recordVersion(version(k("history")));
+    // A versioned key whose delete left a marker: its rows stay, none latest.
+    await repo.recordVersion(version(k("marked"), "v1"));
+    // Keys written again after the delete: the same ETag keeps its row, another drops it.
+    await repo.recordVersion(version(k("same")));
+    await repo.recordVersion(version(k("other")));
+    await repo.settleDeletes(
+      bucket,
+      [
+        { key: k("history"), deleteMarker: false },
+        { key: k("marked"), deleteMarker: true },
+        { key: k("same"), deleteMarker: false },
+        { key: k("other"), deleteMarker: false },
+      ],
+      async () =>
+        new Map([
+          [k("same"), '"e"'],
+          [k("other"), '"new"'],
+        ]),
+    );
+    expect(await repo.find(bucket, k("history"))).toMatchObject({ versionId: "v1", isLatest: true });
+    expect(await repo.find(bucket, k("history"), "null")).toBeUndefined();
+    expect(await repo.find(bucket, k("marked"))).toBeUndefined();
+    expect(await repo.find(bucket, k("marked"), "v1")).toMatchObject({ isLatest: false });
+    expect(await repo.find(bucket, k("same"))).toMatchObject({ versionId: "null", isLatest: true });
+    expect(await repo.find(bucket, k("other"), "null")).toBeUndefined();
+    const entries = [];
+    for await (const e of repo.latestEntries(bucket, 2)) if (e.key.startsWith("settle/")) entries.push(e);
+    expect(entries).toEqual([
+      { key: k("history"), versionId: "v1", size: 1, etag: '"e"' },
+      { key: k("same"), versionId: "null", size: 1, etag: '"e"' },
+    ]);
+  });
+
   it("refuses a forged cursor", async () => {
     await expect(repo.list(bucket, { limit: 1, cursor: "%%%" })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",

@@ -5,6 +5,13 @@ import type { Database } from "./database.ts";
 import { guardDb } from "./guard.ts";
 import { demoteOthers, lockKey, promoteNewest, type StoreCurrent, settleOn } from "./latest.ts";
 import { charLength, delimiterEnd, folderResume, prefixEnd } from "./listing.ts";
+import {
+  type DeletedKey,
+  dropStaleNullRows,
+  hideKeys,
+  lockKeys,
+  removeNullVersions,
+} from "./settle-deletes.ts";
 
 export interface ObjectRecord {
   bucket: string;
@@ -22,6 +29,10 @@ export interface ObjectRecord {
 }
 
 export type { StoreCurrent } from "./latest.ts";
+export type { DeletedKey } from "./settle-deletes.ts";
+
+/** A latest row as a whole-bucket pass sees it (MetadataRepository.latestEntries). */
+export type IndexEntry = Pick<ObjectRecord, "key" | "versionId" | "size" | "etag">;
 
 export type NewObjectVersion = Omit<ObjectRecord, "isLatest" | "createdAt" | "updatedAt">;
 
@@ -218,6 +229,51 @@ export class MetadataRepository {
     );
   }
 
+  /**
+   * The index following a batch of deletes the store made (delete by prefix): per key, what
+   * removeVersion(key, "null"), markDeleted or dropStaleNullVersion would do, in one transaction
+   * and a few statements. Every key's lock is taken first, then `current` asks the store what it
+   * serves now under these keys (key to ETag; a key left out is absent), and each key follows it:
+   * - absent after a delete marker (versioned bucket): no row of the key is latest;
+   * - absent after a plain delete: the "null" row goes (the newest remaining version becomes
+   *   latest if it was the latest);
+   * - present: someone wrote the key after the delete. Its writer records that object, asking the
+   *   store under the key's lock (after this transaction, or before it, which is why the answer is
+   *   asked for only once the locks are held); only a "null" row with another ETag is dropped.
+   * A batch's keys hold their locks while the store answers, as one write's key does (recordVersion).
+   */
+  async settleDeletes(
+    bucket: string,
+    deleted: readonly DeletedKey[],
+    current: () => Promise<ReadonlyMap<string, string>>,
+  ): Promise<void> {
+    if (deleted.length === 0) return;
+    await this.#guard(() =>
+      this.#db.transaction().execute(async (tx) => {
+        await lockKeys(
+          tx,
+          bucket,
+          deleted.map((d) => d.key),
+        );
+        const now = new Date();
+        const present = await current();
+        const gone = deleted.filter((d) => !present.has(d.key));
+        const withMarker = gone.filter((d) => d.deleteMarker).map((d) => d.key);
+        await hideKeys(tx, bucket, withMarker, now);
+        await removeNullVersions(
+          tx,
+          bucket,
+          gone.filter((d) => !d.deleteMarker).map((d) => d.key),
+          now,
+        );
+        const rewritten = new Map(
+          deleted.filter((d) => present.has(d.key)).map((d) => [d.key, present.get(d.key) ?? ""] as const),
+        );
+        await dropStaleNullRows(tx, bucket, rewritten);
+      }),
+    );
+  }
+
   /** A delete marker now hides the key: no version is latest any more. */
   async markDeleted(bucket: string, key: string): Promise<void> {
     await this.#guard(() =>
@@ -278,9 +334,13 @@ export class MetadataRepository {
    * delimiter after the prefix is reported as its common prefix, and the next seek starts past
    * every key under that common prefix (listing.ts delimiterEnd), so a folder of a million keys
    * costs one seek. A run of keys without the delimiter is read in batches that double (1, 2, 4, ...
-   * keys per seek), so a folder of files costs a few seeks, not one per key. The walk's LIMIT tells
-   * the planner the page is small: without it, at 10 million rows it estimated the walk in millions
-   * of rows and joined the rows back with a sequential scan.
+   * keys per seek), so a folder of files costs a few seeks, not one per key.
+   * Estimates must stay page-sized, or the planner picks plans for the table's size: the walk's
+   * LIMIT (without it, at 10 million rows, the rows were joined back with a sequential scan), and
+   * each seek's constant inner LIMIT of a page (a LIMIT the planner cannot evaluate counts as a
+   * tenth of the rows after `lo`: at 10 million rows the estimate passed jit_above_cost, and JIT
+   * compilation took 250 ms of a root listing that runs in 1). The row join-back is a LATERAL with
+   * LIMIT 1, so a common prefix skips its lookup instead of filtering one.
    */
   async #listFolder(
     bucket: string,
@@ -313,10 +373,13 @@ export class MetadataRepository {
             select r.key, r.at, row_number() over byKey as i, lead(r.key) over byKey as next,
                    count(*) filter (where r.at > 0) over byKey as cuts
             from (
-              select o.key, strpos(substr(o.key, ${plen + 1}), ${delimiter}) as at
-              from object_versions o
-              where o.bucket = ${bucket} and o.is_latest and o.key >= w.lo ${below}
-              order by o.key limit least(w.k, ${limit + 1} - w.n)
+              select s.key, strpos(substr(s.key, ${plen + 1}), ${delimiter}) as at
+              from (
+                select o.key from object_versions o
+                where o.bucket = ${bucket} and o.is_latest and o.key >= w.lo ${below}
+                order by o.key limit ${limit + 1}
+              ) s
+              order by s.key limit least(w.k, ${limit + 1} - w.n)
             ) r
             window byKey as (order by r.key)
           ) c
@@ -326,8 +389,11 @@ export class MetadataRepository {
       )
       select o.*, w.entry, w.is_prefix
       from (select * from walk where n between 1 and ${limit + 1} order by n limit ${limit + 1}) w
-      left join object_versions o
-        on not w.is_prefix and o.bucket = ${bucket} and o.is_latest and o.key = w.entry
+      left join lateral (
+        select * from object_versions v
+        where not w.is_prefix and v.bucket = ${bucket} and v.is_latest and v.key = w.entry
+        limit 1
+      ) o on true
       order by w.n`.execute(this.#db);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -338,7 +404,30 @@ export class MetadataRepository {
     };
   }
 
-  /** Every latest row of a bucket, in key order, a page at a time (for reconciliation). */
+  /**
+   * What a whole-bucket pass compares with the store (reconcile): each latest row's key, version,
+   * size and ETag, in key order, a keyset page at a time. Only those columns, since a walk over
+   * millions of rows spends its time and its garbage on the rest (two timestamps parsed per row,
+   * the metadata JSON): full rows made reconcile allocate several times more and grow its heap.
+   */
+  async *latestEntries(bucket: string, pageSize = 1000): AsyncGenerator<IndexEntry> {
+    let after: string | undefined;
+    for (;;) {
+      let q = this.#db
+        .selectFrom("object_versions")
+        .select(["key", "version_id", "size", "etag"])
+        .where("bucket", "=", bucket)
+        .where("is_latest", "=", true);
+      if (after !== undefined) q = q.where("key", ">", after);
+      const page = q.orderBy("key").limit(pageSize);
+      const rows = await this.#guard(() => page.execute());
+      for (const r of rows) yield { key: r.key, versionId: r.version_id, size: Number(r.size), etag: r.etag };
+      if (rows.length < pageSize) return;
+      after = rows.at(-1)?.key;
+    }
+  }
+
+  /** Every latest row of a bucket, in full, in key order, a page at a time. */
   async *latestRows(bucket: string, pageSize = 1000): AsyncGenerator<ObjectRecord> {
     let cursor: string | undefined;
     do {

@@ -64,7 +64,7 @@ export function paginate(metas: ObjectMeta[], options: ListOptions = {}): ListPa
   const prefix = options.prefix ?? "";
   const delimiter = options.delimiter || undefined;
   const limit = resolveLimit(options.limit);
-  const marker = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const marker = options.cursor === undefined ? options.startAfter : decodeCursor(options.cursor);
 
   const sorted = metas.filter((m) => m.key.startsWith(prefix)).sort((a, b) => byteCompare(a.key, b.key));
   const entries: Entry[] = [];

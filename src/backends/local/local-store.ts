@@ -9,6 +9,7 @@ import {
   type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
+  type DeleteManyOutcome,
   type DeleteOptions,
   type DeleteResult,
   type GetOptions,
@@ -174,6 +175,23 @@ export class LocalStore implements ObjectStore {
       throw fromFsError(err, { bucket, key });
     }
     return { deleteMarker: false };
+  }
+
+  /** One delete per key (the local backend has no batch request; each is a rename under a lock). */
+  async deleteMany(bucket: string, keys: readonly string[]): Promise<DeleteManyOutcome[]> {
+    const outcomes: DeleteManyOutcome[] = [];
+    for (const key of keys) {
+      try {
+        await this.delete(bucket, key);
+        outcomes.push({ key, deleted: true, deleteMarker: false });
+      } catch (err) {
+        const error = fromFsError(err, { bucket, key });
+        // Already gone counts as deleted, as S3's DeleteObjects reports it.
+        if (error.code === "NOT_FOUND") outcomes.push({ key, deleted: true, deleteMarker: false });
+        else outcomes.push({ key, deleted: false, error });
+      }
+    }
+    return outcomes;
   }
 
   async list(bucket: string, options: ListOptions = {}): Promise<ListPage> {

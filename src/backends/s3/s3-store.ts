@@ -4,6 +4,7 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -15,11 +16,13 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Secret } from "../../config/secret.ts";
-import { isStorageError, type StorageError } from "../../errors.ts";
+import { isStorageError, StorageError } from "../../errors.ts";
 import {
   type CopyOptions,
   type CustomerKeyOption,
   type CustomerKeySupport,
+  DELETE_MANY_MAX,
+  type DeleteManyOutcome,
   type DeleteOptions,
   type DeleteResult,
   type GetOptions,
@@ -45,6 +48,7 @@ import {
 } from "./customer-keys.ts";
 import { fromS3Error } from "./errors.ts";
 import { COPY_DEFAULTS, copySourceOf, multipartCopy } from "./multipart-copy.ts";
+import { S3MultipartSessions } from "./multipart-sessions.ts";
 import { conditionFailure, conditionParams } from "./write-condition.ts";
 
 type Context = { bucket?: string; key?: string; versionId?: string };
@@ -90,11 +94,13 @@ export class S3Store implements ObjectStore {
     return this.#options.partSize;
   }
   readonly client: S3Client;
+  readonly multipartSessions: S3MultipartSessions;
   readonly #options: S3StoreOptions;
   #support: Promise<CustomerKeySupport> | undefined;
 
   constructor(client: S3Client, options: S3StoreOptions) {
     this.client = client;
+    this.multipartSessions = new S3MultipartSessions(client);
     this.#options = options;
   }
 
@@ -284,6 +290,39 @@ export class S3Store implements ObjectStore {
     };
   }
 
+  /**
+   * One DeleteObjects request for up to 1000 keys (Quiet off, so each deleted key reports whether it
+   * left a delete marker, which the index follows). Per-key failures come back as outcomes.
+   */
+  async deleteMany(bucket: string, keys: readonly string[]): Promise<DeleteManyOutcome[]> {
+    if (keys.length === 0) return [];
+    if (keys.length > DELETE_MANY_MAX) {
+      throw new StorageError("INVALID_ARGUMENT", `At most ${DELETE_MANY_MAX} keys can be deleted at once.`);
+    }
+    const out = await this.#wrap(
+      this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: false },
+        }),
+      ),
+      { bucket },
+    );
+    const outcomes: DeleteManyOutcome[] = (out.Deleted ?? []).map((d) => ({
+      key: d.Key ?? "",
+      deleted: true,
+      deleteMarker: d.DeleteMarker === true,
+    }));
+    for (const e of out.Errors ?? []) {
+      const key = e.Key ?? "";
+      const error = fromSdkError({ name: e.Code, message: e.Message }, { bucket, key });
+      // A key already gone is what a delete wants (S3 itself reports it as deleted).
+      if (error.code === "NOT_FOUND") outcomes.push({ key, deleted: true, deleteMarker: false });
+      else outcomes.push({ key, deleted: false, error });
+    }
+    return outcomes;
+  }
+
   async list(bucket: string, options: ListOptions = {}): Promise<ListPage> {
     const out = await this.#wrap(
       this.client.send(
@@ -292,6 +331,7 @@ export class S3Store implements ObjectStore {
           Prefix: options.prefix || undefined,
           Delimiter: options.delimiter || undefined,
           ContinuationToken: options.cursor,
+          StartAfter: options.cursor === undefined ? options.startAfter : undefined,
           MaxKeys: Math.min(options.limit ?? 1000, 1000),
         }),
       ),
