@@ -76,7 +76,9 @@ describe("CLI with worker hashing", () => {
     await writeFile(file, randomBytes(3 * MiB).toString("hex"));
     const run = await cli({ STORAGE_MAX_FILE_SIZE: "2MiB" }, "put", "user-data", "big.txt", file);
     expect(run).toMatchObject({ code: 2, signal: null, stdout: "" });
-    expect(run.stderr).toMatch(/^error: TOO_LARGE: The object is larger than the limit of 2097152 bytes\./);
+    expect(run.stderr).toMatch(
+      /^error: TOO_LARGE: The object is larger than the limit of 2 MiB for bucket '[^']+' \(set by STORAGE_MAX_FILE_SIZE=2MiB\)\./,
+    );
   });
 
   it("exits after a put refused mid-stream, once the worker already held its hash", async () => {

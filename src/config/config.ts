@@ -117,6 +117,8 @@ const envSchema = z.object({
       error: "must be one of fatal, error, warn, info, debug, trace, silent",
     })
     .default("info"),
+  // auto: pretty lines when the log stream (stderr) is a terminal, JSON otherwise (for collectors).
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"], { error: "must be auto, json or pretty" }).default("auto"),
   HTTP_HOST: z.string().default("0.0.0.0"),
   HTTP_PORT: int(8080, 0, 65535),
   HTTP_IDLE_TIMEOUT: seconds("60s"),
@@ -170,6 +172,7 @@ const envSchema = z.object({
   STORAGE_LOCAL_ROOT: z.string().default("./data/objects"),
   STORAGE_DEFAULT_BUCKET: bucketName("user-data"),
   STORAGE_MAX_FILE_SIZE: size("100MB"),
+  STORAGE_MAX_FILE_SIZE_BY_BUCKET: list(""),
   STORAGE_ALLOWED_EXTENSIONS: list("pdf,doc,docx,txt,json,yaml,yml,pickle,pkl,h5"),
   STORAGE_ALLOWED_EXTENSIONS_BUCKETS: list("user-data"),
   STORAGE_BUCKET_PREFIX: z
@@ -183,6 +186,8 @@ const envSchema = z.object({
   STORAGE_PRESIGN_MAX_EXPIRY: seconds("24h"),
   STORAGE_MULTIPART_PART_SIZE: size("16MiB"),
   STORAGE_MULTIPART_CONCURRENCY: int(4, 1, 32),
+  UPLOAD_SESSION_TTL: seconds("24h"),
+  UPLOAD_SESSION_SWEEP_INTERVAL: interval("15m"),
   STORAGE_MAX_CONCURRENT_UPLOADS: int(256, 1, 100_000),
   STORAGE_MAX_BUFFERED_BYTES: size("1GiB"),
   STORAGE_S3_MAX_SOCKETS: int(64, 1, 1024),
@@ -212,6 +217,7 @@ const envSchema = z.object({
   MODEL_STORAGE_BUCKET: bucketName("model-artifacts"),
   MODEL_STORAGE_COMPRESSION: bool(true),
   MODEL_STORAGE_ENCRYPTION: bool(true),
+  MODEL_STORAGE_MAX_FILE_SIZE: size("50GiB"),
   LOG_STORAGE_BUCKET: bucketName("logs"),
   LOG_STORAGE_RETENTION_DAYS: int(30, 1, 36500),
   LOG_STORAGE_COMPRESSION: z.enum(["gzip", "none"], { error: "must be gzip or none" }).default("gzip"),
@@ -239,12 +245,54 @@ const envSchema = z.object({
   CONFIG_STORAGE_BUCKET: bucketName("config"),
   CONFIG_MAX_DOCUMENT_BYTES: size("1MiB"),
   CONFIG_FLAG_CACHE_TTL_SECONDS: int(5, 0, 3600),
+  LOG_SHIP_TO_ARCHIVE: bool(false),
+  LOG_SHIP_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug"], {
+      error: "must be one of fatal, error, warn, info, debug",
+    })
+    .default("info"),
+  ALERT_CHECK_INTERVAL: interval("5m"),
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  ALERT_WEBHOOK_TIMEOUT: seconds("5s"),
+  ALERT_WEBHOOK_RETRIES: int(5, 0, 20),
+  ALERT_BUCKET_MAX_BYTES: list(""),
+  ALERT_BUCKET_MAX_OBJECTS: list(""),
+  ALERT_BUCKET_QUOTA: list(""),
+  ALERT_BUCKET_QUOTA_PERCENT: int(80, 1, 100),
+  ALERT_ERROR_RATE: z.coerce
+    .number({ error: "must be a fraction from 0 to 1, such as 0.05" })
+    .min(0, { error: "must be a fraction from 0 to 1, such as 0.05" })
+    .max(1, { error: "must be a fraction from 0 to 1, such as 0.05" })
+    .optional(),
+  ALERT_P99_LATENCY: z.coerce
+    .number({ error: "must be a positive number of seconds, such as 2 or 0.5" })
+    .positive({ error: "must be a positive number of seconds, such as 2 or 0.5" })
+    .optional(),
+  ALERT_MINIO_DEGRADED: bool(true),
+  ALERT_MIN_FREE_DISK: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const bytes = parseSize(text);
+      if (bytes === undefined || bytes <= 0) {
+        ctx.addIssue({ code: "custom", message: "must be a positive size such as 10GiB" });
+        return z.NEVER;
+      }
+      return bytes;
+    }),
 });
 
 /** Every variable the service reads (documented one by one in .env.example). */
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 export type S3Flavour = "minio" | "s3" | "gcs";
+
+/** A per-bucket size limit and the setting it comes from (named in TOO_LARGE messages). */
+export interface SizeLimit {
+  bytes: number;
+  setting: string;
+}
 
 export interface BucketNames {
   protoFiles: string;
@@ -287,7 +335,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
   const checked = env.STORAGE_ALLOWED_EXTENSIONS_BUCKETS;
   return {
     env: env.NODE_ENV,
-    log: { level: env.LOG_LEVEL },
+    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT },
     http: {
       host: env.HTTP_HOST,
       port: env.HTTP_PORT,
@@ -370,7 +418,10 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       /** STORAGE_BUCKET_PREFIX, already part of every name in `buckets`; names per-deployment MinIO policies. */
       bucketPrefix: p,
       defaultBucket: buckets.userData,
+      /** The default size limit; buckets in maxFileSizeByBucket have their own. */
       maxFileSize: env.STORAGE_MAX_FILE_SIZE,
+      /** Per-bucket size limits (prefixed names), each with the setting that sets it (for messages). */
+      maxFileSizeByBucket: bucketSizeLimits(env, buckets.modelArtifacts),
       allowedExtensions: env.STORAGE_ALLOWED_EXTENSIONS.map((e) => e.toLowerCase().replace(/^\./, "")),
       /** Buckets whose uploads must carry an allowed extension; "*" means every bucket. */
       extensionCheckedBuckets: checked.includes("*") ? ("*" as const) : checked.map((b) => p + b),
@@ -382,6 +433,11 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       multipart: {
         partSize: env.STORAGE_MULTIPART_PART_SIZE,
         concurrency: env.STORAGE_MULTIPART_CONCURRENCY,
+      },
+      /** Resumable upload sessions (core/upload-sessions.ts): lifetime, and seconds between sweeps (0: off). */
+      uploadSessions: {
+        ttlSeconds: env.UPLOAD_SESSION_TTL,
+        sweepIntervalSeconds: env.UPLOAD_SESSION_SWEEP_INTERVAL,
       },
       /** sha256 on a worker thread (true), on the event loop (false), or chosen by core count (undefined). */
       hashThread: { auto: undefined, on: true, off: false }[env.STORAGE_HASH_THREAD],
@@ -458,6 +514,34 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       flushIntervalSeconds: env.LOG_STORAGE_FLUSH_INTERVAL,
       /** How often closed hours' parts are compacted into one object (seconds; 0: on demand only). */
       compactIntervalSeconds: env.LOG_STORAGE_COMPACT_INTERVAL,
+      /** The service's own log lines (at shipLevel and above) also go to the archive, as service "lumenslate-storage". */
+      shipOwn: env.LOG_SHIP_TO_ARCHIVE,
+      shipLevel: env.LOG_SHIP_LEVEL,
+    },
+    /** Thresholds and where alert events go (src/observability/alerts); bucket names with the prefix. */
+    alerts: {
+      checkIntervalSeconds: env.ALERT_CHECK_INTERVAL,
+      ...(env.ALERT_WEBHOOK_URL
+        ? {
+            webhook: {
+              url: env.ALERT_WEBHOOK_URL,
+              timeoutSeconds: env.ALERT_WEBHOOK_TIMEOUT,
+              retries: env.ALERT_WEBHOOK_RETRIES,
+            },
+          }
+        : {}),
+      buckets: {
+        maxBytes: parseBucketValues(env.ALERT_BUCKET_MAX_BYTES, p, "ALERT_BUCKET_MAX_BYTES", parseSize),
+        maxObjects: parseBucketValues(env.ALERT_BUCKET_MAX_OBJECTS, p, "ALERT_BUCKET_MAX_OBJECTS", (v) =>
+          /^[0-9]+$/.test(v) ? Number(v) : undefined,
+        ),
+        quotaBytes: parseBucketValues(env.ALERT_BUCKET_QUOTA, p, "ALERT_BUCKET_QUOTA", parseSize),
+        quotaPercent: env.ALERT_BUCKET_QUOTA_PERCENT,
+      },
+      ...(env.ALERT_ERROR_RATE === undefined ? {} : { errorRate: env.ALERT_ERROR_RATE }),
+      ...(env.ALERT_P99_LATENCY === undefined ? {} : { p99LatencySeconds: env.ALERT_P99_LATENCY }),
+      minioDegraded: env.ALERT_MINIO_DEGRADED,
+      ...(env.ALERT_MIN_FREE_DISK === undefined ? {} : { minFreeDiskBytes: env.ALERT_MIN_FREE_DISK }),
     },
   };
 }
@@ -473,6 +557,56 @@ function parseBreakingOverrides(entries: string[]): Record<string, (typeof BREAK
       );
     }
     out[service] = parsed.data;
+  }
+  return out;
+}
+
+/**
+ * STORAGE_MAX_FILE_SIZE_BY_BUCKET ("model-artifacts=50GiB,logs=1GiB", names without the prefix) over
+ * MODEL_STORAGE_MAX_FILE_SIZE for the model bucket. Each limit keeps the setting that made it, so a
+ * TOO_LARGE message can name what to change.
+ */
+function bucketSizeLimits(
+  env: {
+    STORAGE_BUCKET_PREFIX: string;
+    STORAGE_MAX_FILE_SIZE_BY_BUCKET: string[];
+    MODEL_STORAGE_MAX_FILE_SIZE: number;
+  },
+  modelBucket: string,
+): Record<string, SizeLimit> {
+  const out: Record<string, SizeLimit> = {
+    [modelBucket]: { bytes: env.MODEL_STORAGE_MAX_FILE_SIZE, setting: "MODEL_STORAGE_MAX_FILE_SIZE" },
+  };
+  for (const entry of env.STORAGE_MAX_FILE_SIZE_BY_BUCKET) {
+    const [bucket, text, extra] = entry.split("=").map((s) => s.trim());
+    const bytes = text === undefined ? undefined : parseSize(text);
+    if (!bucket || extra !== undefined || bytes === undefined || bytes <= 0) {
+      throw new ConfigError(
+        "Invalid configuration: STORAGE_MAX_FILE_SIZE_BY_BUCKET must be a comma-separated list of bucket=size (bucket names without STORAGE_BUCKET_PREFIX, sizes such as 50GiB or 100MB)",
+      );
+    }
+    out[env.STORAGE_BUCKET_PREFIX + bucket] = { bytes, setting: `STORAGE_MAX_FILE_SIZE_BY_BUCKET ${bucket}` };
+  }
+  return out;
+}
+
+/** `bucket=value,...` (bucket names without the prefix) into a map keyed by the full bucket name. */
+function parseBucketValues(
+  entries: string[],
+  prefix: string,
+  variable: string,
+  parse: (value: string) => number | undefined,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of entries) {
+    const [bucket, value, extra] = entry.split("=").map((s) => s.trim());
+    const parsed = value ? parse(value) : undefined;
+    if (!bucket || extra !== undefined || parsed === undefined || parsed <= 0) {
+      throw new ConfigError(
+        `${variable} must be a comma-separated list of bucket=value (bucket without STORAGE_BUCKET_PREFIX, value positive, sizes such as 10GiB)`,
+      );
+    }
+    out[prefix + bucket] = parsed;
   }
   return out;
 }

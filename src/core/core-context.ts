@@ -11,7 +11,9 @@ import type { CustomerKeyOptions, ObjectInfo } from "./types.ts";
 export type StorageSettings = Pick<
   Config["storage"],
   "maxFileSize" | "allowedExtensions" | "extensionCheckedBuckets" | "presign" | "hashThread" | "admission"
->;
+> &
+  // Optional so settings built by hand (tests, tools) keep working: absent means defaults.
+  Partial<Pick<Config["storage"], "maxFileSizeByBucket" | "multipart" | "uploadSessions">>;
 
 /**
  * What the core's parts (write path, read path, index sync) share. StorageService builds it once

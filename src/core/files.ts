@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { stat as fsStat, rename, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { asStorageError, StorageError } from "../errors.ts";
-import type { Download, DownloadOptions, ObjectInfo, UploadRequest } from "./types.ts";
+import type { Download, ObjectInfo, UploadRequest } from "./types.ts";
 
 /**
  * Local-file conveniences for the CLI and tests, on top of upload and download: a file's size is

@@ -37,14 +37,22 @@ export class IndexSync {
 
   /** Records a stored version; if the row cannot be written, the version is taken back. */
   async recordOrCompensate(record: NewObjectVersion, keys: CustomerKeyOptions): Promise<void> {
-    const { store, index } = this.#core;
     try {
-      // `keys` opens the new object, so the index can ask the store whether it is still current.
-      await index.recordVersion(record, currentObject(store, record.bucket, record.key, keys));
+      await this.record(record, keys);
     } catch (err) {
       await this.discard(record, keys);
       throw asStorageError(err, "UNAVAILABLE");
     }
+  }
+
+  /**
+   * Records a stored version under the key's lock, following the store's current object; a failure
+   * leaves the object in place (upload sessions retry the record rather than lose the upload).
+   */
+  async record(record: NewObjectVersion, keys: CustomerKeyOptions = {}): Promise<void> {
+    const { store, index } = this.#core;
+    // `keys` opens the new object, so the index can ask the store whether it is still current.
+    await index.recordVersion(record, currentObject(store, record.bucket, record.key, keys));
   }
 
   /**

@@ -5,6 +5,8 @@ import { type HashOptions, StreamingSha256 } from "./sha256.ts";
 
 export interface IngestLimits {
   maxBytes: number;
+  /** The error for crossing maxBytes (default: a TOO_LARGE naming the bytes). */
+  tooLarge?: () => StorageError;
   expectedSize?: number;
   expectedSha256?: string;
   /** Runs once, when more than `afterBytes` have passed; an error it returns fails the stream. */
@@ -49,9 +51,10 @@ export class IngestGuard extends Transform {
     const { maxBytes, expectedSize } = this.#limits;
     if (this.#bytes > maxBytes) {
       callback(
-        new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxBytes} bytes.`, {
-          limit: maxBytes,
-        }),
+        this.#limits.tooLarge?.() ??
+          new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxBytes} bytes.`, {
+            limit: maxBytes,
+          }),
       );
       return;
     }

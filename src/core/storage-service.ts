@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
-import type { ObjectStore } from "../backends/object-store.ts";
+import type { ListedObject, ObjectStore } from "../backends/object-store.ts";
+import type { Database } from "../metadata/database.ts";
 import type { MetadataRepository } from "../metadata/repository.ts";
+import { UploadSessionTable } from "../metadata/upload-sessions.ts";
 import { Admission, type AdmissionStats } from "./admission.ts";
 import type { CoreContext, StorageSettings } from "./core-context.ts";
 import { type DeletePrefixOptions, type DeletePrefixResult, deleteByPrefix } from "./delete-prefix.ts";
@@ -8,7 +10,8 @@ import { downloadIntoFile, uploadFromFile } from "./files.ts";
 import { IndexSync, type StoredVersion } from "./index-sync.ts";
 import { KnownBuckets } from "./known-buckets.ts";
 import { ReadPath } from "./read-path.ts";
-import { type BucketReport, type ReconcileOptions, reconcileBucket } from "./reconcile.ts";
+import { type BucketReport, type ReconcileOptions, reconcileBucket, storeObjects } from "./reconcile.ts";
+import { sizeLimitFor } from "./size-limits.ts";
 import type {
   CopySource,
   CopyTarget,
@@ -23,6 +26,7 @@ import type {
   StatOptions,
   UploadRequest,
 } from "./types.ts";
+import { UploadSessions } from "./upload-sessions.ts";
 import { WritePath } from "./write-path.ts";
 
 export type { StorageSettings } from "./core-context.ts";
@@ -43,12 +47,16 @@ export class StorageService {
   readonly #reads: ReadPath;
   readonly #writes: WritePath;
   readonly #admission: Admission;
+  /** Resumable uploads straight to the object store (upload-sessions.ts); S3 backends only. */
+  readonly sessions: UploadSessions;
 
   constructor(deps: {
     store: ObjectStore;
     index: MetadataRepository;
     settings: StorageSettings;
     logger: Logger;
+    /** The metadata database, for upload sessions' own table (without it they are unsupported). */
+    db?: Database;
   }) {
     this.#core = {
       store: deps.store,
@@ -69,6 +77,15 @@ export class StorageService {
       admission: this.#admission,
       reads: this.#reads,
     });
+    this.sessions = new UploadSessions(this.#core, {
+      sync: this.#sync,
+      table: deps.db ? new UploadSessionTable(deps.db) : undefined,
+    });
+  }
+
+  /** The largest object a bucket accepts (its own limit, else STORAGE_MAX_FILE_SIZE). */
+  maxFileSize(bucket: string): number {
+    return sizeLimitFor(this.#core.settings, bucket).bytes;
   }
 
   /** Uploads running and bytes they may buffer now, and uploads refused so far (for metrics). */
@@ -152,21 +169,28 @@ export class StorageService {
   }
 
   /** Drift between the store and the index in one bucket, both ways, repaired on request (reconcile.ts). */
-  reconcile(bucket: string, options: ReconcileOptions): Promise<BucketReport> {
-    return reconcileBucket(this.#core, this.#reads, bucket, options);
+  async reconcile(bucket: string, options: ReconcileOptions): Promise<BucketReport> {
+    // Expired upload sessions are aborted as sessions (their rows follow); live ones keep their
+    // multipart uploads, however old, until their own expiry.
+    if (options.repair) await this.sessions.sweep();
+    const liveUploads = await this.sessions.openUploadIds(bucket);
+    return reconcileBucket(this.#core, this.#reads, bucket, { ...options, liveUploads });
   }
 
-  /** Deletes every current object under a prefix, each through delete() so the index follows. */
+  /**
+   * The store's own listing of a bucket's current objects, in key order (read-only: for usage
+   * checks that compare it with the index, as `stats --verify` does).
+   */
+  storeListing(bucket: string): AsyncGenerator<ListedObject> {
+    return storeObjects(this.#core, bucket);
+  }
+
+  /** Deletes every current object under a prefix, in batches, with the index following (delete-prefix.ts). */
   deleteByPrefix(
     bucket: string,
     prefix: string | undefined,
     options: DeletePrefixOptions = {},
   ): Promise<DeletePrefixResult> {
-    return deleteByPrefix(
-      { store: this.#core.store, remove: (b, k) => this.delete(b, k) },
-      bucket,
-      prefix,
-      options,
-    );
+    return deleteByPrefix({ store: this.#core.store, index: this.#core.index }, bucket, prefix, options);
   }
 }

@@ -2,6 +2,7 @@ import type { WriteCondition } from "../backends/object-store.ts";
 import { StorageError } from "../errors.ts";
 import { checkExpiryMetadata } from "./expiry.ts";
 import { extensionOf, validateBucket, validateKey, validateMetadata } from "./keys.ts";
+import { sizeLimitFor, tooLarge } from "./size-limits.ts";
 import type { StorageSettings } from "./storage-service.ts";
 import type { UploadRequest } from "./types.ts";
 
@@ -25,17 +26,13 @@ export function checkUploadRequest(
   checkExpiryMetadata(metadata);
   const extension = extensionOf(key);
   checkExtension(settings, bucket, extension);
-  const { maxFileSize } = settings;
+  const limit = sizeLimitFor(settings, bucket);
   if (req.expectedSize !== undefined && (!Number.isSafeInteger(req.expectedSize) || req.expectedSize < 0)) {
     throw new StorageError("INVALID_ARGUMENT", "The expected size must be a whole number of bytes.", {
       field: "size",
     });
   }
-  if (req.expectedSize !== undefined && req.expectedSize > maxFileSize) {
-    throw new StorageError("TOO_LARGE", `The object is larger than the limit of ${maxFileSize} bytes.`, {
-      limit: maxFileSize,
-    });
-  }
+  if (req.expectedSize !== undefined && req.expectedSize > limit.bytes) throw tooLarge(limit, bucket);
   if (req.expectedSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(req.expectedSha256)) {
     throw new StorageError("INVALID_ARGUMENT", "The expected sha256 must be 64 hex characters.", {
       field: "sha256",

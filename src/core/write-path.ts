@@ -12,6 +12,7 @@ import { IngestGuard, type IngestLimits } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey } from "./keys.ts";
 import { peek } from "./peek.ts";
 import type { ReadPath } from "./read-path.ts";
+import { sizeLimitFor, tooLarge } from "./size-limits.ts";
 import { SNIFF_BYTES, sniffContent } from "./sniff.ts";
 import type { CopySource, CopyTarget, ObjectInfo, UploadRequest } from "./types.ts";
 import { checkExtension, checkUploadRequest } from "./upload-checks.ts";
@@ -94,9 +95,11 @@ export class WritePath {
     }
     // The sniffer judged the first bytes; the scanner looks further (start and end windows) for
     // executables hidden behind them, and fails the stream before the backend commits.
+    const limit = sizeLimitFor(settings, bucket);
     const guard = new IngestGuard(
       {
-        maxBytes: settings.maxFileSize,
+        maxBytes: limit.bytes,
+        tooLarge: () => tooLarge(limit, bucket),
         expectedSize: req.expectedSize,
         expectedSha256: req.expectedSha256,
         ...(checkpoint ? { checkpoint } : {}),

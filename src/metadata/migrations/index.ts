@@ -168,4 +168,108 @@ export const migrations: Record<string, Migration> = {
       );
     },
   },
+  "0007_upload_sessions": {
+    async up(db: Kysely<unknown>) {
+      // Resumable upload sessions (src/core/upload-sessions.ts): one row per session, from create to
+      // completed or aborted. claimed_at marks a completion in progress (so two completions of one
+      // session never both record a version); version_id and etag are set once the store made the
+      // object, so a completion interrupted after that resumes at verification.
+      await sql`
+        create table upload_sessions (
+          id text primary key,
+          bucket text not null,
+          key text collate "C" not null,
+          upload_id text not null,
+          size bigint not null check (size >= 0),
+          sha256 char(64) not null,
+          part_size bigint not null check (part_size > 0),
+          part_count integer not null check (part_count > 0),
+          content_type text not null,
+          metadata jsonb not null default '{}'::jsonb,
+          owner text not null,
+          state text not null check (state in ('open', 'completed', 'aborted')),
+          claimed_at timestamptz,
+          version_id text,
+          etag text,
+          created_at timestamptz not null default now(),
+          expires_at timestamptz not null,
+          completed_at timestamptz
+        )`.execute(db);
+      await sql`create index upload_sessions_open_idx on upload_sessions (expires_at) where state = 'open'`.execute(
+        db,
+      );
+    },
+  },
+  "0008_model_registry": {
+    async up(db: Kysely<unknown>) {
+      // The model store's registry (src/stores/models/registry.ts), per model bucket (deployments
+      // with different bucket prefixes may share a database): versions (id orders them, newest last,
+      // and pages listings), the files of each version by content sha256 (gc asks which blobs are
+      // referenced), and named aliases, which a version cannot lose unless its delete is forced.
+      await sql`
+        create table model_versions (
+          id bigint generated always as identity unique,
+          bucket text not null,
+          model_type text collate "C" not null,
+          version text collate "C" not null,
+          metadata jsonb not null default '{}'::jsonb,
+          uploader text not null,
+          created_at timestamptz not null default now(),
+          primary key (bucket, model_type, version)
+        )`.execute(db);
+      await sql`create index model_versions_type_id_idx on model_versions (bucket, model_type, id)`.execute(
+        db,
+      );
+      await sql`create index model_versions_metadata_idx on model_versions using gin (metadata jsonb_path_ops)`.execute(
+        db,
+      );
+      await sql`
+        create table model_files (
+          bucket text not null,
+          model_type text collate "C" not null,
+          version text collate "C" not null,
+          path text collate "C" not null,
+          sha256 char(64) not null,
+          size bigint not null check (size >= 0),
+          stored_size bigint not null check (stored_size >= 0),
+          encoding text not null check (encoding in ('identity', 'gzip', 'zstd')),
+          primary key (bucket, model_type, version, path),
+          foreign key (bucket, model_type, version) references model_versions (bucket, model_type, version)
+            on delete cascade
+        )`.execute(db);
+      await sql`create index model_files_sha256_idx on model_files (bucket, sha256)`.execute(db);
+      await sql`
+        create table model_aliases (
+          bucket text not null,
+          model_type text collate "C" not null,
+          alias text collate "C" not null,
+          version text collate "C" not null,
+          updated_at timestamptz not null default now(),
+          primary key (bucket, model_type, alias),
+          foreign key (bucket, model_type, version) references model_versions (bucket, model_type, version)
+            on delete cascade
+        )`.execute(db);
+      await sql`create index model_aliases_version_idx on model_aliases (bucket, model_type, version)`.execute(
+        db,
+      );
+    },
+  },
+  "0009_alerts": {
+    async up(db: Kysely<unknown>) {
+      // Alert state (src/observability/alerts): one row per alert, so a breach is one alert across
+      // checks and instances. Transitions are conditional updates (state <> the new state), so when
+      // two instances see the same breach only one of them wins the transition and notifies.
+      await sql`
+        create table alerts (
+          alert text primary key,
+          state text not null check (state in ('firing', 'resolved')),
+          value double precision not null,
+          threshold double precision not null,
+          message text not null,
+          details jsonb not null default '{}'::jsonb,
+          since timestamptz not null default now(),
+          checked_at timestamptz not null default now()
+        )`.execute(db);
+    },
+  },
 };

@@ -41,7 +41,8 @@ export async function presignPost(app: AppContext, req: PresignPostRequest): Pro
       "Presigned POST policies need an S3-compatible backend (STORAGE_BACKEND=minio|s3|gcs).",
     );
   }
-  const { maxFileSize, presign } = app.config.storage;
+  const { presign } = app.config.storage;
+  const maxFileSize = app.service.maxFileSize(req.bucket);
   const maxSize = req.maxSize ?? maxFileSize;
   if (maxSize > maxFileSize) {
     throw new StorageError("INVALID_ARGUMENT", `maxSize may be at most ${maxFileSize} bytes.`, {

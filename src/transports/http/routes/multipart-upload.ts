@@ -58,11 +58,13 @@ export async function registerMultipartUploadRoutes(
   fastify: FastifyInstance,
   app: AppContext,
 ): Promise<void> {
-  const { maxFileSize } = app.config.storage;
+  const { maxFileSize: defaultLimit, maxFileSizeByBucket } = app.config.storage;
+  // The largest of the per-bucket limits: each bucket's own is enforced by the core.
+  const maxFileSize = Math.max(defaultLimit, ...Object.values(maxFileSizeByBucket).map((l) => l.bytes));
   // Only multipart/form-data is accepted here (anything else: 415).
   fastify.removeAllContentTypeParsers();
   await fastify.register(fastifyMultipart, {
-    // One byte over the core's limit, so the core (not busboy's silent truncation) refuses it with 413.
+    // One byte over the core's limits, so the core (not busboy's silent truncation) refuses it with 413.
     limits: { ...MULTIPART_LIMITS, fileSize: maxFileSize + 1 },
     throwFileSizeLimit: true,
   });
