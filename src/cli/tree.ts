@@ -84,13 +84,14 @@ const describePlace = (place: RemotePlace) => `${place.bucket}/${place.prefix}`;
 /** Our own temp files (files.ts), left behind only by a killed download: never uploaded. */
 const PARTIAL = /\.partial-\d+-\d+$/;
 
-interface LocalFile {
+export interface LocalFile {
   rel: string;
   path: string;
   size: number;
 }
 
-async function localFiles(dir: string): Promise<LocalFile[]> {
+/** Every regular file under `dir` with its `/`-separated relative path, sorted by it. */
+export async function localFiles(dir: string): Promise<LocalFile[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((err: unknown) => {
     throw invalid(`Cannot read the directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   });
