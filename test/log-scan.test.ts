@@ -148,7 +148,7 @@ describe("log scan", () => {
       "audit query output": audit.stdout + audit.stderr,
     };
     // The capture really holds the traffic: request and refusal lines, and key ids (which are public).
-    expect(logs.text).toContain('"msg":"incoming request"');
+    expect(logs.text).toContain('"route":"/v1/buckets/:bucket/objects/*"');
     expect(logs.text).toContain('"msg":"request refused"');
     expect(logs.text).toContain(/^lss_([a-z0-9]{16})_/.exec(admin)?.[1]);
     expect(JSON.parse(audit.stdout).length).toBeGreaterThan(5);

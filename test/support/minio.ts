@@ -204,6 +204,8 @@ function minioEnv(
     MINIO_BROWSER: "off",
     MINIO_UPDATE: "off",
     MINIO_KMS_SECRET_KEY: KMS_SECRET_KEY,
+    // /minio/v2/metrics/cluster without a bearer token, as in the Compose files (the dashboard test scrapes it).
+    MINIO_PROMETHEUS_AUTH_TYPE: "public",
     ...extra,
   };
 }

@@ -3,6 +3,7 @@ import { POLICIES_DIR } from "../../app.ts";
 import { type ProvisionChange, provisionServiceUser } from "../../buckets/provision.ts";
 import type { CliContext } from "../context.ts";
 import { emit, formatTable } from "../output.ts";
+import { explainStoreFailure } from "../startup-errors.ts";
 import { commonOptions } from "./args.ts";
 
 export function registerBootstrap(program: Command, ctx: CliContext): void {
@@ -19,7 +20,11 @@ export function registerBootstrap(program: Command, ctx: CliContext): void {
     const users: ProvisionChange[] = opts.provisionUsers
       ? await provisionServiceUser(ctx.config(), POLICIES_DIR)
       : [];
-    const changes = await ctx.withApp("one-shot", (app) => app.bootstrap());
+    const changes = await ctx.withApp("one-shot", (app) =>
+      app.bootstrap().catch((err: unknown) => {
+        throw explainStoreFailure(err, app.config);
+      }),
+    );
     emit(
       ctx.output(opts),
       () => (opts.provisionUsers ? { users, buckets: changes } : changes),

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { StorageError } from "../../errors.ts";
+import { noteProblem } from "./access-log.ts";
 import { lingerAfterResponse } from "./linger.ts";
 import { fromRequestError, HTTP_STATUS, PROBLEM_CONTENT_TYPE, problemFor } from "./problem.ts";
 import { REQUEST_ID_HEADER } from "./request-id.ts";
@@ -16,10 +17,12 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: u
   const error = fromRequestError(err);
   const status = HTTP_STATUS[error.code];
   if (request.auth) request.auth.failure = error.code;
+  noteProblem(request, error.code);
   if (error.code === "INTERNAL" || error.code === "DATA_CORRUPTED")
     request.log.error({ err }, "request failed");
   else if (status >= 500) request.log.warn({ code: error.code, detail: error.message }, "request failed");
-  else request.log.info({ code: error.code, detail: error.message }, "request refused");
+  // The access line (access-log.ts) carries the code at info; the detail is for debugging.
+  else request.log.debug({ code: error.code, detail: error.message }, "request refused");
   for (const name of Object.keys(reply.getHeaders())) {
     if (!KEEP.has(name)) reply.removeHeader(name);
   }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { z } from "zod";
 import type { Metrics } from "../../observability/metrics.ts";
+import { logAccess, problemOf } from "./access-log.ts";
 
 const PREFIX = "lumenslate_storage_http_";
 
@@ -32,6 +33,20 @@ const routeOf = (request: FastifyRequest) =>
   request.is404 ? "unmatched" : (request.routeOptions.url ?? "unmatched");
 
 /**
+ * The bucket a request targeted: the one its access rule named (auth.ts notes it, also for the
+ * temp, user-data and log routes whose bucket is implied), else the `:bucket` path parameter.
+ */
+function bucketOf(request: FastifyRequest): string | undefined {
+  const noted = request.auth?.note.bucket;
+  if (noted) return noted;
+  const param = (request.params as Record<string, unknown> | undefined)?.bucket;
+  return typeof param === "string" && param !== "" ? param : undefined;
+}
+
+/** Probes and scrapes: counted, but not worth a log line every few seconds. */
+const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
  * Socket byte counters already seen, so each request is charged the bytes its socket moved since
  * the previous request on the same keep-alive connection finished (headers included).
  */
@@ -45,7 +60,10 @@ function socketDelta(socket: Socket | undefined): { read: number; written: numbe
   return { read: Math.max(0, now.read - last.read), written: Math.max(0, now.written - last.written) };
 }
 
-/** Request count, latency by route and status, bytes in and out; and GET /metrics for Prometheus. */
+/**
+ * Request count, latency by route and status, bytes in and out (by route, and by bucket), security
+ * refusals, the access log line; and GET /metrics for Prometheus.
+ */
 export function registerHttpMetrics(fastify: FastifyInstance, metrics: Metrics): void {
   const { registry } = metrics;
   const labels: Array<"method" | "route" | "status"> = ["method", "route", "status"];
@@ -73,11 +91,25 @@ export function registerHttpMetrics(fastify: FastifyInstance, metrics: Metrics):
     const route = routeOf(request);
     const method = request.method;
     const status = String(reply.statusCode);
+    const seconds = reply.elapsedTime / 1000;
     requests.inc({ method, route, status });
-    duration.observe({ method, route, status }, reply.elapsedTime / 1000);
+    duration.observe({ method, route, status }, seconds);
     const moved = socketDelta(request.raw.socket);
     bytesIn.inc({ method, route }, moved.read);
     bytesOut.inc({ method, route }, moved.written);
+    const bucket = bucketOf(request);
+    if (bucket) metrics.observeBucketCall("http", bucket, moved.read, moved.written);
+    metrics.observeRefusal("http", problemOf(request), Boolean(request.headers.authorization));
+    if (QUIET.has(route)) return;
+    logAccess(request, reply, {
+      method,
+      route,
+      bucket,
+      status: reply.statusCode,
+      bytesIn: moved.read,
+      bytesOut: moved.written,
+      seconds,
+    });
   });
 
   fastify.get(

@@ -44,6 +44,9 @@ export function loggingInterceptor(logger: Logger, metrics: GrpcMetrics): Server
     const quiet = QUIET_PREFIXES.some((p) => method.startsWith(p));
     const started = process.hrtime.bigint();
     let requestId = "";
+    let credentials = false;
+    let bucket: string | undefined;
+    let messages = 0;
     let bytesIn = 0;
     let bytesOut = 0;
     let headersSent = false;
@@ -58,9 +61,12 @@ export function loggingInterceptor(logger: Logger, metrics: GrpcMetrics): Server
       metrics.duration.observe({ method, code: codeName }, seconds);
       if (bytesIn > 0) metrics.bytes.inc({ method, direction: "in" }, bytesIn);
       if (bytesOut > 0) metrics.bytes.inc({ method, direction: "out" }, bytesOut);
+      if (bucket) metrics.app.observeBucketCall("grpc", bucket, bytesIn, bytesOut);
+      metrics.app.observeRefusal("grpc", errorCode, credentials);
       const line = {
         requestId: requestId || undefined,
         method,
+        ...(bucket ? { bucket } : {}),
         code: codeName,
         errorCode,
         durationMs: Math.round(seconds * 1e4) / 10,
@@ -78,10 +84,12 @@ export function loggingInterceptor(logger: Logger, metrics: GrpcMetrics): Server
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
+        credentials = metadata.get("authorization").length > 0;
         metadata.set(REQUEST_ID_KEY, requestId);
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {
+        if (messages++ === 0) bucket = metrics.bucketOf(method, message);
         bytesIn += chunkBytes(message);
         next(message);
       })
