@@ -1,11 +1,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
-import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { findMinioBinary, type MinioServer, startMinio } from "../test/support/minio.ts";
+import { cpuSecondsOf, findMinioPid } from "./proc.ts";
 import { measureTransports, type TransportInputs } from "./transports.ts";
 import { CONFIG_ENV_VAR, type WorkerJob, type WorkerResult } from "./worker.ts";
 
@@ -13,7 +14,7 @@ import { CONFIG_ENV_VAR, type WorkerJob, type WorkerResult } from "./worker.ts";
  * `npm run bench`: StorageService against the bare S3 client on a private MinIO, each measurement in
  * a fresh worker process (bench/worker.ts) so its peak RSS is its own. Prints markdown tables. Exits 0
  * when a target is missed (it is a report); non-zero only when the benchmark itself fails.
- * Knobs: BENCH_SIZE_MIB (default 1024), BENCH_REPEATS (default 3).
+ * Knobs: see docs/benchmarks.md ("How to run").
  */
 
 const MiB = 1024 * 1024;
@@ -22,7 +23,6 @@ const WORKER = join(REPO_ROOT, "bench/worker.ts");
 const WORKER_TIMEOUT_MS = 15 * 60_000;
 const TARGETS = { upload: 0.9, download: 0.95, rssGrowthMiB: 64 };
 const RSS_SMALL_MIB = 100;
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ, for /proc/<pid>/stat
 
 const run = promisify(execFile);
 
@@ -68,25 +68,6 @@ async function writeRandomFile(path: string, mib: number): Promise<void> {
   } finally {
     await file.close();
   }
-}
-
-/** The MinIO server's pid, found by its listen address (the harness does not expose it). */
-async function findMinioPid(port: number): Promise<number | undefined> {
-  for (const entry of await readdir("/proc").catch(() => [])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const args = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "")).split("\0");
-    if (args.includes("server") && args.includes(`127.0.0.1:${port}`)) return Number(entry);
-  }
-  return undefined;
-}
-
-/** User+system CPU seconds of a process so far, from /proc/<pid>/stat (fields 14 and 15). */
-async function cpuSecondsOf(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : undefined;
 }
 
 async function machineFacts(minioDataDir: string): Promise<string[]> {
@@ -149,10 +130,13 @@ interface Results {
   large: Measured;
   directSmall: Measured;
   directLarge: Measured;
-  inputs: TransportInputs;
 }
 
-async function measureAll(tempRoot: string, minio: MinioServer): Promise<Results> {
+/** Part 1's results (undefined when BENCH_CORE=0) and what part 2 needs. */
+async function measureAll(
+  tempRoot: string,
+  minio: MinioServer,
+): Promise<{ core: Results | undefined; inputs: TransportInputs }> {
   const sizeMiB = intKnob("BENCH_SIZE_MIB", 1024, 1);
   const repeats = intKnob("BENCH_REPEATS", 3, 1);
   const smallMiB = Math.min(RSS_SMALL_MIB, sizeMiB);
@@ -183,6 +167,8 @@ async function measureAll(tempRoot: string, minio: MinioServer): Promise<Results
   }
   const bucket = (await spawnWorker({ op: "setup" }, configEnv)).bucket ?? "";
   const minioPid = await findMinioPid(minio.port);
+  const inputs = { configEnv, bigFile, smallFile, sizeMiB, smallMiB, repeats, minioPid };
+  if (process.env.BENCH_CORE === "0") return { core: undefined, inputs };
 
   const step = async (label: string, job: WorkerJob): Promise<Measured> => {
     await run("sync", []); // so one measurement's disk writeback does not land in the next one
@@ -222,8 +208,7 @@ async function measureAll(tempRoot: string, minio: MinioServer): Promise<Results
   const large = await roundTrip("service", sizeMiB, bigFile);
   const directSmall = await roundTrip("direct", smallMiB, smallFile);
   const directLarge = await roundTrip("direct", sizeMiB, bigFile);
-  const inputs = { configEnv, bigFile, smallFile, sizeMiB, smallMiB, repeats };
-  return { sizeMiB, smallMiB, repeats, runs, small, large, directSmall, directLarge, inputs };
+  return { core: { sizeMiB, smallMiB, repeats, runs, small, large, directSmall, directLarge }, inputs };
 }
 
 function report(r: Results): string[] {
@@ -389,8 +374,10 @@ async function main(): Promise<void> {
     const loadAfter = loadavg()[0] ?? 0;
     const facts = await machineFacts(minio.dataDir);
     facts.push(`- load average (1 min) at start / end: ${fixed(loadBefore, 2)} / ${fixed(loadAfter, 2)}`);
-    const title = `# lumenslate-storage benchmark: ${sizeLabel(results.sizeMiB)}, ${results.repeats} repeat(s)`;
-    process.stdout.write(`${[title, "", ...facts, "", ...report(results), ...transportLines].join("\n")}\n`);
+    const { inputs, core } = results;
+    const title = `# lumenslate-storage benchmark: ${sizeLabel(inputs.sizeMiB)}, ${inputs.repeats} repeat(s)`;
+    const coreLines = core ? report(core) : [];
+    process.stdout.write(`${[title, "", ...facts, "", ...coreLines, ...transportLines].join("\n")}\n`);
   } finally {
     await cleanup();
   }
