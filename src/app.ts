@@ -13,11 +13,16 @@ import { StorageService } from "./core/storage-service.ts";
 import type { Logger } from "./log.ts";
 import { type Database, openDatabase, pingDatabase, sharedPool } from "./metadata/database.ts";
 import { MetadataRepository } from "./metadata/repository.ts";
+import { IndexStats } from "./metadata/stats.ts";
+import { type AlertEvaluator, createAlerts } from "./observability/alerts/index.ts";
 import { Metrics } from "./observability/metrics.ts";
+import { statsMetrics } from "./observability/stats-metrics.ts";
+import { StorageStats } from "./observability/storage-stats.ts";
 import { createSecurity, type Security } from "./security/index.ts";
 import { RateLimiter } from "./security/rate-limit.ts";
 import { type ConfigStore, createConfigStore } from "./stores/config/index.ts";
 import { createLogArchive, type LogArchive } from "./stores/logs/index.ts";
+import { createModelStore, type ModelStore } from "./stores/models/index.ts";
 import { createProtoRegistry, type ProtoRegistry } from "./stores/proto/index.ts";
 import { createTempStore, type TempStore } from "./stores/temp/index.ts";
 import { createUserDataStore, type UserDataStore } from "./stores/user-data/index.ts";
@@ -45,8 +50,14 @@ export interface AppContext {
   tempStore: TempStore;
   /** Versioned JSON/YAML config documents with schemas, and feature flags (stores/config). */
   configStore: ConfigStore;
+  /** Model artifacts (stores/models): content-addressed blobs, versions, aliases, gc. */
+  models: ModelStore;
   /** Prometheus metrics on a private registry; transports add their own series. */
   metrics: Metrics;
+  /** Usage per bucket and prefix from the index, and its check against the store (read-only). */
+  stats: StorageStats;
+  /** Threshold checks (ALERT_*): periodic after alerts.start(), on demand with alerts.check(). */
+  alerts: AlertEvaluator;
   /** One limiter shared by the HTTP and gRPC servers. */
   rateLimiter: RateLimiter;
   /** API keys, scopes, audit: the one security layer both servers call. */
@@ -87,7 +98,7 @@ function createBackends(config: Config, metrics: Metrics): Backends {
 }
 
 export async function createApp(config: Config, logger: Logger): Promise<AppContext> {
-  const metrics = new Metrics();
+  const metrics = new Metrics({ buckets: Object.values(config.buckets) });
   const { store, admin, health } = createBackends(config, metrics);
   let db: Database;
   try {
@@ -102,6 +113,7 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     index,
     settings: config.storage,
     logger,
+    db,
   });
   metrics.watchAdmission(() => service.admission);
   metrics.watchRederivedRows(() => service.rederivedRows);
@@ -117,6 +129,32 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     ...(rateLimitStore ? { rateLimitStore } : {}),
   });
   const logArchive = createLogArchive({ service, config, logger });
+  const usageMetrics = statsMetrics(metrics.registry);
+  const stats = new StorageStats({
+    stats: new IndexStats(db),
+    index,
+    service,
+    buckets: Object.values(config.buckets),
+    metrics: usageMetrics,
+  });
+  const alerts = createAlerts({
+    settings: config.alerts,
+    db,
+    stats,
+    registry: metrics.registry,
+    metrics: usageMetrics,
+    logger,
+    ...(health
+      ? {
+          cluster: () =>
+            health.check().catch((err: unknown) => {
+              logger.warn({ err }, "alert check: MinIO cluster health unknown");
+              return "unavailable" as const;
+            }),
+        }
+      : {}),
+    ...(config.storage.backend === "local" ? { localRoot: config.storage.localRoot } : {}),
+  });
   const tempStore = createTempStore({ service, db, config, logger });
   return {
     config,
@@ -131,7 +169,10 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     userData: createUserDataStore({ service, db, config }),
     tempStore,
     configStore: createConfigStore({ service, config }),
+    models: createModelStore({ service, db, config, logger, ...(admin ? { admin } : {}) }),
     metrics,
+    stats,
+    alerts,
     rateLimiter: new RateLimiter(config.rateLimit, rateLimitStore),
     security,
     bootstrap: () =>
@@ -142,6 +183,8 @@ export async function createApp(config: Config, logger: Logger): Promise<AppCont
     },
     close: async () => {
       tempStore.stop();
+      service.sessions.stop();
+      await alerts.close();
       // Appended log lines still buffered are written before the store closes.
       await logArchive
         .close()

@@ -16,6 +16,8 @@ import type { AuditQuery, AuditRecord } from "../security/audit.ts";
 import type { ProtoDiff, ProtoFileInput, ProtoVersion, PublishResult } from "../stores/proto/types.ts";
 import type { ConfigApi } from "./config-api.ts";
 import type { LogsApi } from "./logs-api.ts";
+import type { ModelsApi } from "./models-api.ts";
+import type { StatsApi } from "./stats-api.ts";
 import type { TempApi } from "./temp-api.ts";
 import type { UserDataApi } from "./user-data-api.ts";
 
@@ -43,6 +45,8 @@ export interface StorageApi {
   logs: LogsApi;
   userData: UserDataApi;
   config: ConfigApi;
+  stats: StatsApi;
+  models: ModelsApi;
 }
 
 /** The proto registry (stores/proto): versions accept the `latest` alias wherever they are read. */

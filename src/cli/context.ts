@@ -102,7 +102,10 @@ export function createCliContext(env: Env, io: CliIo): CliContext {
     logger: (mode) => {
       let logger = loggers.get(mode);
       if (!logger) {
-        logger = createLogger({ log: { level: logLevelFor(mode, env, ctx.config()) } });
+        const settings = ctx.config();
+        logger = createLogger({
+          log: { level: logLevelFor(mode, env, settings), format: settings.log.format },
+        });
         loggers.set(mode, logger);
       }
       return logger;

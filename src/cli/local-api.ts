@@ -9,6 +9,8 @@ import { parseScope } from "../security/scopes.ts";
 import type { IssuedKeyView, StorageApi } from "./api.ts";
 import { localConfig } from "./config-api.ts";
 import { localLogs } from "./logs-api.ts";
+import { localModels } from "./models-api.ts";
+import { localStats } from "./stats-api.ts";
 import { localTemp } from "./temp-api.ts";
 import { localUserData } from "./user-data-api.ts";
 
@@ -168,6 +170,8 @@ export function localApi(app: AppContext): StorageApi {
     logs: localLogs(app, audited),
     userData: localUserData(app, audited),
     config: localConfig(app, audited),
+    stats: localStats(app),
+    models: localModels(app, audited),
     reconcile: (req) => {
       const run = () => reconcileBuckets(service, { ...req, configured: Object.values(app.config.buckets) });
       // A dry run changes nothing, so only a repair is a mutation worth a record.

@@ -8,10 +8,12 @@ import { CHECKSUM_HEADER, META_PREFIX, VERSION_HEADER } from "../../transports/h
 import type { ListingJson } from "../../transports/http/routes/listing.ts";
 import type { ObjectInfoJson } from "../../transports/http/schemas.ts";
 import type { GetOptions, IssuedKeyView, PutRequest, StorageApi } from "../api.ts";
+import { remoteStats } from "../stats-api.ts";
 import { objectPath, type ServiceClient, serviceClient } from "./client.ts";
 import { remoteConfig } from "./config.ts";
 import { verifiedBody } from "./download.ts";
 import { remoteLogs } from "./logs.ts";
+import { remoteModels } from "./models.ts";
 import { remoteProtos } from "./protos.ts";
 import type { RemoteTarget } from "./target.ts";
 import { remoteTemp } from "./temp.ts";
@@ -262,6 +264,8 @@ export function remoteApi(target: RemoteTarget): StorageApi {
     logs: remoteLogs(client),
     userData: remoteUserData(client),
     config: remoteConfig(client),
+    stats: remoteStats(client),
+    models: remoteModels(client),
     reconcile: async (req) => {
       const json = await client.json<{ reports: (BucketReport & { orphans?: number })[] }>(
         "POST",

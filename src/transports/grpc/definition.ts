@@ -4,9 +4,12 @@ import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-load
 import type { ProtoGrpcType as AdminProtoGrpcType } from "./generated/admin.ts";
 import type { ProtoGrpcType as ConfigProtoGrpcType } from "./generated/config.ts";
 import type { ProtoGrpcType as LogStorageProtoGrpcType } from "./generated/log_storage.ts";
+import type { ProtoGrpcType as ModelStorageProtoGrpcType } from "./generated/model_storage.ts";
 import type { ProtoGrpcType as ProtoStorageProtoGrpcType } from "./generated/proto_storage.ts";
+import type { ProtoGrpcType as StatsProtoGrpcType } from "./generated/stats.ts";
 import type { ProtoGrpcType as StorageProtoGrpcType } from "./generated/storage.ts";
 import type { ProtoGrpcType as TempProtoGrpcType } from "./generated/temp.ts";
+import type { ProtoGrpcType as UploadSessionsProtoGrpcType } from "./generated/upload_sessions.ts";
 import type { ProtoGrpcType as UserDataProtoGrpcType } from "./generated/user_data.ts";
 
 /**
@@ -23,6 +26,9 @@ export const TEMP_PROTO_FILE = "lumenslate/storage/v1/temp.proto";
 export const USER_DATA_PROTO_FILE = "lumenslate/storage/v1/user_data.proto";
 export const LOG_STORAGE_PROTO_FILE = "lumenslate/storage/v1/log_storage.proto";
 export const CONFIG_PROTO_FILE = "lumenslate/storage/v1/config.proto";
+export const STATS_PROTO_FILE = "lumenslate/storage/v1/stats.proto";
+export const MODEL_STORAGE_PROTO_FILE = "lumenslate/storage/v1/model_storage.proto";
+export const UPLOAD_SESSIONS_PROTO_FILE = "lumenslate/storage/v1/upload_sessions.proto";
 /** Every file of the API: one package definition holds them all, so nothing served is left out. */
 export const PROTO_FILES = [
   PROTO_FILE,
@@ -32,6 +38,9 @@ export const PROTO_FILES = [
   USER_DATA_PROTO_FILE,
   LOG_STORAGE_PROTO_FILE,
   CONFIG_PROTO_FILE,
+  STATS_PROTO_FILE,
+  MODEL_STORAGE_PROTO_FILE,
+  UPLOAD_SESSIONS_PROTO_FILE,
 ] as const;
 export const STORAGE_SERVICE_NAME = "lumenslate.storage.v1.StorageService";
 export const ADMIN_SERVICE_NAME = "lumenslate.storage.v1.AdminService";
@@ -40,6 +49,9 @@ export const TEMP_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.TempStorageServi
 export const USER_DATA_SERVICE_NAME = "lumenslate.storage.v1.UserDataService";
 export const LOG_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.LogStorageService";
 export const CONFIG_SERVICE_NAME = "lumenslate.storage.v1.ConfigService";
+export const STATS_SERVICE_NAME = "lumenslate.storage.v1.StatsService";
+export const MODEL_STORAGE_SERVICE_NAME = "lumenslate.storage.v1.ModelStorageService";
+export const UPLOAD_SESSION_SERVICE_NAME = "lumenslate.storage.v1.UploadSessionService";
 
 type ProtoGrpcType = StorageProtoGrpcType &
   AdminProtoGrpcType &
@@ -47,7 +59,10 @@ type ProtoGrpcType = StorageProtoGrpcType &
   TempProtoGrpcType &
   UserDataProtoGrpcType &
   LogStorageProtoGrpcType &
-  ConfigProtoGrpcType;
+  ConfigProtoGrpcType &
+  StatsProtoGrpcType &
+  ModelStorageProtoGrpcType &
+  UploadSessionsProtoGrpcType;
 
 /**
  * camelCase fields, 64-bit integers as JS numbers (sizes stay below 2^53), enums as their names,

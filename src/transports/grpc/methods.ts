@@ -3,9 +3,12 @@ import {
   ADMIN_SERVICE_NAME,
   CONFIG_SERVICE_NAME,
   LOG_STORAGE_SERVICE_NAME,
+  MODEL_STORAGE_SERVICE_NAME,
   PROTO_STORAGE_SERVICE_NAME,
+  STATS_SERVICE_NAME,
   STORAGE_SERVICE_NAME,
   TEMP_STORAGE_SERVICE_NAME,
+  UPLOAD_SESSION_SERVICE_NAME,
   USER_DATA_SERVICE_NAME,
 } from "./definition.ts";
 
@@ -32,6 +35,9 @@ const temp = (method: string) => `/${TEMP_STORAGE_SERVICE_NAME}/${method}`;
 const userData = (method: string) => `/${USER_DATA_SERVICE_NAME}/${method}`;
 const logs = (method: string) => `/${LOG_STORAGE_SERVICE_NAME}/${method}`;
 const config = (method: string) => `/${CONFIG_SERVICE_NAME}/${method}`;
+const stats = (method: string) => `/${STATS_SERVICE_NAME}/${method}`;
+const models = (method: string) => `/${MODEL_STORAGE_SERVICE_NAME}/${method}`;
+const uploads = (method: string) => `/${UPLOAD_SESSION_SERVICE_NAME}/${method}`;
 
 /**
  * The operation each keyed method is audited as (its handler in services/storage-service.ts uses
@@ -86,6 +92,26 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   [config("DiffVersions")]: "config.diff",
   [config("RollbackDocument")]: "config.rollback",
   [config("EvaluateFlag")]: "flags.evaluate",
+  // StatsService (services/stats.ts): GetStorageStats needs `*:admin`, GetBucketUsage `list` on the bucket.
+  [stats("GetStorageStats")]: "stats",
+  [stats("GetBucketUsage")]: "usage",
+  // ModelStorageService (services/models.ts): scopes on the model-artifacts bucket at `{model_type}/`
+  // (blobs at `blobs/`; CollectGarbage: admin on the bucket).
+  [models("PushModel")]: "models.push",
+  [models("PublishModel")]: "models.publish",
+  [models("GetModel")]: "models.get",
+  [models("DownloadModelFile")]: "models.download",
+  [models("ListModels")]: "models.list",
+  [models("DeleteModelVersion")]: "models.delete",
+  [models("SetModelAlias")]: "models.alias-set",
+  [models("DeleteModelAlias")]: "models.alias-remove",
+  [models("CollectGarbage")]: "models.gc",
+  // UploadSessionService (services/upload-sessions.ts): `write` at the session's key; a session is its owner's alone.
+  [uploads("CreateUploadSession")]: "upload-session-create",
+  [uploads("GetUploadPartUrls")]: "upload-session-parts",
+  [uploads("GetUploadSession")]: "upload-session-status",
+  [uploads("CompleteUploadSession")]: "upload-session-complete",
+  [uploads("AbortUploadSession")]: "upload-session-abort",
 };
 
 export type MethodAccess = { kind: "public" } | { kind: "keyed"; operation: string } | { kind: "unmapped" };

@@ -15,9 +15,12 @@ import { adminServiceHandlers } from "./services/admin.ts";
 import { InFlight } from "./services/call-scope.ts";
 import { configHandlers } from "./services/config.ts";
 import { logStorageHandlers } from "./services/logs.ts";
+import { modelStorageHandlers } from "./services/models.ts";
 import { protoStorageHandlers } from "./services/protos.ts";
+import { statsHandlers } from "./services/stats.ts";
 import { storageServiceHandlers } from "./services/storage-service.ts";
 import { tempStorageHandlers } from "./services/temp.ts";
+import { uploadSessionHandlers } from "./services/upload-sessions.ts";
 import { userDataHandlers } from "./services/user-data.ts";
 
 export interface GrpcServerOptions {
@@ -90,7 +93,7 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
     // The logging interceptor is first, so it sees the statuses the others send too. The rate
     // limiter charges reflection by address; the auth interceptor charges StorageService per key.
     interceptors: [
-      loggingInterceptor(logger, grpcMetrics(app.metrics.registry)),
+      loggingInterceptor(logger, grpcMetrics(app.metrics, app.config.buckets)),
       rateLimitInterceptor(app.rateLimiter, onInternal("rate limiter")),
       authInterceptor({
         security: app.security,
@@ -173,6 +176,25 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
       inFlight,
       bucket: app.config.buckets.config,
     }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.ModelStorageService.service,
+    modelStorageHandlers({
+      models: app.models,
+      bucket: app.config.buckets.modelArtifacts,
+      security: app.security,
+      logger,
+      inFlight,
+      maxMessageBytes: grpc.maxMessageBytes,
+    }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.StatsService.service,
+    statsHandlers({ stats: app.stats, security: app.security, logger, inFlight }),
+  );
+  registry.addService(
+    storageProto().lumenslate.storage.v1.UploadSessionService.service,
+    uploadSessionHandlers({ sessions: app.service.sessions, security: app.security, logger, inFlight }),
   );
   const health = new GrpcHealth(app, options.health);
   health.addToServer(registry);

@@ -137,6 +137,10 @@ export async function registerOpenApi(fastify: FastifyInstance): Promise<void> {
         { name: "buckets", description: "Listing and delete by prefix" },
         { name: "presign", description: "Presigned URLs and browser POST policies (S3 backends)" },
         {
+          name: "uploads",
+          description: "Resumable upload sessions: parts straight to the object store (S3 backends)",
+        },
+        {
           name: "protos",
           description: "The proto registry: versioned, validated .proto sets and their code",
         },
