@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -275,6 +275,111 @@ describe("distributed compose file", () => {
       expect(distributed.doc.services[name], name).toEqual(standalone.doc.services[name]);
     }
     expect(environment(distributed.doc.services.storage as Service).MINIO_ENDPOINT).toBe("minio:9000");
+  });
+});
+
+describe("monitoring overlay", () => {
+  let monitoring: { text: string; doc: ComposeFile };
+  // biome-ignore lint/suspicious/noExplicitAny: Prometheus' configuration, walked by the tests
+  let prometheus: any;
+  beforeAll(async () => {
+    monitoring = await load("docker-compose.monitoring.yml");
+    prometheus = parse(await readFile(join(ROOT, "deploy/prometheus/prometheus.yml"), "utf8"));
+  });
+
+  /** source → target of a service's bind mounts (relative sources, resolved against deploy/compose). */
+  const binds = (service: Service): Map<string, string> =>
+    new Map(
+      ((service.volumes ?? []) as string[])
+        .map((v) => v.split(":"))
+        .filter(([source]) => source?.startsWith("."))
+        .map(([source, target]) => [resolve(COMPOSE_DIR, source as string), target as string]),
+    );
+
+  it("parses, adds Prometheus and Grafana with healthchecks, Grafana waiting for a healthy Prometheus", () => {
+    const { services } = monitoring.doc;
+    expect(Object.keys(services).sort()).toEqual(["grafana", "prometheus"]);
+    for (const [name, service] of Object.entries(services)) {
+      expect(healthcheckText(service), name).not.toBe("");
+    }
+    expect(services.grafana?.depends_on).toEqual({ prometheus: { condition: "service_healthy" } });
+    expect(Object.keys(monitoring.doc.volumes)).toEqual(["prometheus-data"]);
+  });
+
+  it("mounts only files that exist: the rules, the scrape config, the dashboard and its provisioning", async () => {
+    const mounts = Object.values(monitoring.doc.services).flatMap((s) => [...binds(s)]);
+    const sources = mounts.map(([source]) => source);
+    expect(sources.sort()).toEqual(
+      [
+        "deploy/grafana/lumenslate-storage.json",
+        "deploy/grafana/provisioning",
+        "deploy/prometheus/alerts.yml",
+        "deploy/prometheus/prometheus.yml",
+      ].map((p) => join(ROOT, p)),
+    );
+    for (const source of sources) await expect(access(source), source).resolves.toBeUndefined();
+  });
+
+  it("wires the mounts together: Prometheus loads the mounted rules and scrapes the base stacks' service and MinIO", () => {
+    const mounted = binds(monitoring.doc.services.prometheus as Service);
+    const rulesAt = mounted.get(join(ROOT, "deploy/prometheus/alerts.yml"))?.replace(/:ro$/, "");
+    expect(prometheus.rule_files).toEqual([rulesAt]);
+    expect(monitoring.doc.services.prometheus?.command).toContain(
+      `--config.file=${mounted.get(join(ROOT, "deploy/prometheus/prometheus.yml"))}`,
+    );
+    // biome-ignore lint/suspicious/noExplicitAny: scrape configs
+    const targets = Object.fromEntries(prometheus.scrape_configs.map((c: any) => [c.job_name, c]));
+    expect(targets["lumenslate-storage"]).toMatchObject({
+      metrics_path: "/metrics",
+      static_configs: [{ targets: ["storage:8080"] }],
+    });
+    expect(targets.minio).toMatchObject({
+      metrics_path: "/minio/v2/metrics/cluster",
+      static_configs: [{ targets: ["minio:9000"] }],
+    });
+    // Those names and ports are the base stacks' own, and their MinIO's metrics need no token.
+    for (const [file, { doc }] of files()) {
+      expect(environment(doc.services.storage as Service).HTTP_PORT, file).toBe("8080");
+      const minio = doc.services.minio1 ?? doc.services.minio;
+      expect(environment(minio as Service).MINIO_PROMETHEUS_AUTH_TYPE, file).toBe("public");
+    }
+  });
+
+  it("provisions Grafana with that Prometheus and the dashboard's directory", async () => {
+    const grafana = monitoring.doc.services.grafana as Service;
+    const mounted = binds(grafana);
+    const provisioning = join(ROOT, "deploy/grafana/provisioning");
+    const dashboardAt = mounted.get(join(ROOT, "deploy/grafana/lumenslate-storage.json")) ?? "";
+    const providers = parse(await readFile(join(provisioning, "dashboards/lumenslate.yml"), "utf8"));
+    expect(providers.providers.map((p: { options: { path: string } }) => p.options.path)).toEqual([
+      dirname(dashboardAt.replace(/:ro$/, "")),
+    ]);
+    const sources = parse(await readFile(join(provisioning, "datasources/prometheus.yml"), "utf8"));
+    expect(sources.datasources).toEqual([
+      expect.objectContaining({ type: "prometheus", url: "http://prometheus:9090", isDefault: true }),
+    ]);
+    const dashboard = JSON.parse(
+      await readFile(join(ROOT, "deploy/grafana/lumenslate-storage.json"), "utf8"),
+    );
+    expect(dashboard.panels.length).toBeGreaterThan(0);
+  });
+
+  it("takes its password and ports from .env.example's variables, without clashing with the base stacks' ports", () => {
+    expect(referencedVars(monitoring.text).filter((v) => !envExample.has(v))).toEqual([]);
+    expect(environment(monitoring.doc.services.grafana as Service).GF_SECURITY_ADMIN_PASSWORD).toMatch(
+      /^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}$/,
+    );
+    for (const env of [new Map<string, string>(), envExample]) {
+      const own = Object.values(monitoring.doc.services).flatMap((s) => hostPorts(s, env));
+      expect(own).toEqual(["9090", "3000"]);
+      for (const [file, { doc }] of files()) {
+        const base = Object.values(doc.services).flatMap((s) => hostPorts(s, env));
+        expect(
+          own.filter((p) => base.includes(p)),
+          file,
+        ).toEqual([]);
+      }
+    }
   });
 });
 

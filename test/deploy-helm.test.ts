@@ -1,6 +1,11 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { CONFIG_VARIABLES } from "../src/config/config.ts";
 import { CHART, findHelm, helm, KUBE_VERSION, type Manifest, renderChart } from "./support/helm.ts";
+import { promtool } from "./support/promtool.ts";
 
 // The Helm chart, checked offline: `helm lint` and `helm template` must pass, and the rendered
 // manifests must keep the promises the chart makes (probes, non-root, resources, secrets only by
@@ -37,7 +42,7 @@ describe("helm chart", () => {
       "--kube-version",
       KUBE_VERSION,
       "--set",
-      "serviceMonitor.enabled=true,tls.enabled=true,tls.secretName=tls,adminKey.existingSecret=admin-key",
+      "serviceMonitor.enabled=true,prometheusRule.enabled=true,tls.enabled=true,tls.secretName=tls,adminKey.existingSecret=admin-key",
     ]);
     expect(full.code, full.stdout + full.stderr).toBe(0);
   });
@@ -263,5 +268,44 @@ describe("helm chart", () => {
     // biome-ignore lint/suspicious/noExplicitAny: rendered volumes
     const tls = deployment.spec.template.spec.volumes.find((v: any) => v.name === "tls");
     expect(tls.secret.secretName).toBe("storage-tls");
+  });
+
+  describe("PrometheusRule", () => {
+    // One source of truth: the chart holds a copy of deploy/prometheus/alerts.yml (a chart cannot
+    // read outside its directory), which must not drift from the original.
+    const SOURCE = join(CHART, "../../prometheus/alerts.yml");
+    const COPY = join(CHART, "files/alerts.yml");
+
+    it("the chart's files/alerts.yml is byte-for-byte deploy/prometheus/alerts.yml", async () => {
+      const [source, copy] = await Promise.all([readFile(SOURCE, "utf8"), readFile(COPY, "utf8")]);
+      expect(copy, "copy deploy/prometheus/alerts.yml to deploy/helm/lumenslate-storage/files/").toBe(source);
+    });
+
+    it("is off by default, and when enabled renders exactly alerts.yml's groups, which promtool accepts", async () => {
+      expect((await renderChart(binary)).filter((m) => m.kind === "PrometheusRule")).toEqual([]);
+
+      const manifests = await renderChart(binary, {
+        "prometheusRule.enabled": "true",
+        "prometheusRule.labels.release": "kube-prometheus",
+      });
+      const rule = one(manifests, "PrometheusRule");
+      expect(rule.apiVersion).toBe("monitoring.coreos.com/v1");
+      expect(rule.metadata.labels).toMatchObject({ release: "kube-prometheus" });
+      const source = parse(await readFile(SOURCE, "utf8")) as { groups: { rules: { alert: string }[] }[] };
+      // Prometheus templates ({{ $labels.instance }}) pass through Helm untouched.
+      expect(rule.spec.groups).toEqual(source.groups);
+      expect(JSON.stringify(rule.spec.groups)).toContain("{{ $labels.instance }}");
+      expect(source.groups.flatMap((g) => g.rules).length).toBeGreaterThan(5);
+
+      const dir = await mkdtemp(join(tmpdir(), "lumenslate-rules-"));
+      try {
+        const file = join(dir, "rendered-rules.yml");
+        await writeFile(file, stringify({ groups: rule.spec.groups }));
+        const check = await promtool(["check", "rules", file]);
+        expect(check.code, check.output).toBe(0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

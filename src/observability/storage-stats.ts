@@ -3,7 +3,7 @@ import { validateBucket } from "../core/keys.ts";
 import type { StorageService } from "../core/storage-service.ts";
 import { StorageError } from "../errors.ts";
 import { compareKeys } from "../metadata/listing.ts";
-import type { MetadataRepository, ObjectRecord } from "../metadata/repository.ts";
+import type { IndexEntry, MetadataRepository } from "../metadata/repository.ts";
 import type { Growth, IndexStats, LargeObject, PrefixUsage } from "../metadata/stats.ts";
 import type { StatsMetrics } from "./stats-metrics.ts";
 
@@ -54,7 +54,7 @@ const MAX_DRIFT_KEYS = 1000;
 
 export interface StorageStatsDeps {
   stats: IndexStats;
-  /** Read only: its latest rows, for --verify. */
+  /** Read only: its latest rows' keys and sizes (latestEntries), for --verify. */
   index: MetadataRepository;
   service: StorageService;
   /** The deployment's buckets (config.buckets): what global stats cover. */
@@ -132,7 +132,9 @@ export class StorageStats {
 
   /**
    * The index against the store, bucket by bucket (default: every configured bucket that exists):
-   * both walked in key order side by side, a page of each at a time, so memory stays flat.
+   * both walked in key order side by side, a page of each at a time, so memory stays flat. The
+   * index side reads key-only keyset pages (latestEntries, as reconcile does): full rows would parse
+   * timestamps and metadata JSON per row that drift never looks at.
    */
   async verify(buckets: readonly string[] = []): Promise<BucketDrift[]> {
     const names = buckets.length > 0 ? buckets.map((b) => validateBucket(b)) : this.#d.buckets;
@@ -143,7 +145,9 @@ export class StorageStats {
           throw new StorageError("NOT_FOUND", `Bucket ${bucket} does not exist.`, { bucket });
         continue;
       }
-      out.push(await driftOf(bucket, this.#d.service.storeListing(bucket), this.#d.index.latestRows(bucket)));
+      out.push(
+        await driftOf(bucket, this.#d.service.storeListing(bucket), this.#d.index.latestEntries(bucket)),
+      );
     }
     return out;
   }
@@ -162,7 +166,7 @@ function largestCount(value: number | undefined): number {
 async function driftOf(
   bucket: string,
   objects: AsyncGenerator<ListedObject>,
-  rows: AsyncGenerator<ObjectRecord>,
+  rows: AsyncGenerator<IndexEntry>,
 ): Promise<BucketDrift> {
   const d: BucketDrift = {
     bucket,

@@ -92,9 +92,12 @@ export const OPERATIONS: Readonly<Record<string, string>> = {
   [config("DiffVersions")]: "config.diff",
   [config("RollbackDocument")]: "config.rollback",
   [config("EvaluateFlag")]: "flags.evaluate",
-  // StatsService (services/stats.ts): GetStorageStats needs `*:admin`, GetBucketUsage `list` on the bucket.
+  // StatsService (services/stats.ts): GetStorageStats, CheckAlerts and ListAlerts need `*:admin`,
+  // GetBucketUsage `list` on the bucket.
   [stats("GetStorageStats")]: "stats",
   [stats("GetBucketUsage")]: "usage",
+  [stats("CheckAlerts")]: "alerts.check",
+  [stats("ListAlerts")]: "alerts.list",
   // ModelStorageService (services/models.ts): scopes on the model-artifacts bucket at `{model_type}/`
   // (blobs at `blobs/`; CollectGarbage: admin on the bucket).
   [models("PushModel")]: "models.push",

@@ -190,7 +190,7 @@ export async function startGrpcServer(app: AppContext, options: GrpcServerOption
   );
   registry.addService(
     storageProto().lumenslate.storage.v1.StatsService.service,
-    statsHandlers({ stats: app.stats, security: app.security, logger, inFlight }),
+    statsHandlers({ stats: app.stats, alerts: app.alerts, security: app.security, logger, inFlight }),
   );
   registry.addService(
     storageProto().lumenslate.storage.v1.UploadSessionService.service,

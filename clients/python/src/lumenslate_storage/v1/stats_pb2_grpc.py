@@ -44,6 +44,16 @@ class StatsServiceStub:
                 request_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.GetBucketUsageRequest.SerializeToString,
                 response_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.BucketUsage.FromString,
                 _registered_method=True)
+        self.CheckAlerts = channel.unary_unary(
+                '/lumenslate.storage.v1.StatsService/CheckAlerts',
+                request_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsRequest.SerializeToString,
+                response_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsResponse.FromString,
+                _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/lumenslate.storage.v1.StatsService/ListAlerts',
+                request_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class StatsServiceServicer:
@@ -63,6 +73,21 @@ class StatsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckAlerts(self, request, context):
+        """Checks every alert threshold now. A state change (a breach starting or ending) is announced as by
+        the periodic check: logged, counted, posted to the webhook and recorded, once across instances.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
+        """Every recorded alert and its state, without checking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +100,16 @@ def add_StatsServiceServicer_to_server(servicer, server):
                     servicer.GetBucketUsage,
                     request_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.GetBucketUsageRequest.FromString,
                     response_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.BucketUsage.SerializeToString,
+            ),
+            'CheckAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAlerts,
+                    request_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsRequest.FromString,
+                    response_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsRequest.FromString,
+                    response_serializer=lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +166,60 @@ class StatsService:
             '/lumenslate.storage.v1.StatsService/GetBucketUsage',
             lumenslate_dot_storage_dot_v1_dot_stats__pb2.GetBucketUsageRequest.SerializeToString,
             lumenslate_dot_storage_dot_v1_dot_stats__pb2.BucketUsage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lumenslate.storage.v1.StatsService/CheckAlerts',
+            lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsRequest.SerializeToString,
+            lumenslate_dot_storage_dot_v1_dot_stats__pb2.CheckAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lumenslate.storage.v1.StatsService/ListAlerts',
+            lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsRequest.SerializeToString,
+            lumenslate_dot_storage_dot_v1_dot_stats__pb2.ListAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

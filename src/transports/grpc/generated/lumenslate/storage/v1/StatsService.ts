@@ -9,6 +9,14 @@ import type {
   BucketUsage__Output as _lumenslate_storage_v1_BucketUsage__Output,
 } from "../../../lumenslate/storage/v1/BucketUsage.ts";
 import type {
+  CheckAlertsRequest as _lumenslate_storage_v1_CheckAlertsRequest,
+  CheckAlertsRequest__Output as _lumenslate_storage_v1_CheckAlertsRequest__Output,
+} from "../../../lumenslate/storage/v1/CheckAlertsRequest.ts";
+import type {
+  CheckAlertsResponse as _lumenslate_storage_v1_CheckAlertsResponse,
+  CheckAlertsResponse__Output as _lumenslate_storage_v1_CheckAlertsResponse__Output,
+} from "../../../lumenslate/storage/v1/CheckAlertsResponse.ts";
+import type {
   GetBucketUsageRequest as _lumenslate_storage_v1_GetBucketUsageRequest,
   GetBucketUsageRequest__Output as _lumenslate_storage_v1_GetBucketUsageRequest__Output,
 } from "../../../lumenslate/storage/v1/GetBucketUsageRequest.ts";
@@ -20,8 +28,57 @@ import type {
   GetStorageStatsResponse as _lumenslate_storage_v1_GetStorageStatsResponse,
   GetStorageStatsResponse__Output as _lumenslate_storage_v1_GetStorageStatsResponse__Output,
 } from "../../../lumenslate/storage/v1/GetStorageStatsResponse.ts";
+import type {
+  ListAlertsRequest as _lumenslate_storage_v1_ListAlertsRequest,
+  ListAlertsRequest__Output as _lumenslate_storage_v1_ListAlertsRequest__Output,
+} from "../../../lumenslate/storage/v1/ListAlertsRequest.ts";
+import type {
+  ListAlertsResponse as _lumenslate_storage_v1_ListAlertsResponse,
+  ListAlertsResponse__Output as _lumenslate_storage_v1_ListAlertsResponse__Output,
+} from "../../../lumenslate/storage/v1/ListAlertsResponse.ts";
 
 export interface StatsServiceClient extends grpc.Client {
+  CheckAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  CheckAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  CheckAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  CheckAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  checkAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  checkAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  checkAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  checkAlerts(
+    argument: _lumenslate_storage_v1_CheckAlertsRequest,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_CheckAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
   GetBucketUsage(
     argument: _lumenslate_storage_v1_GetBucketUsageRequest,
     metadata: grpc.Metadata,
@@ -102,10 +159,56 @@ export interface StatsServiceClient extends grpc.Client {
   getStorageStats(
     argument: _lumenslate_storage_v1_GetStorageStatsRequest,
     callback: grpc.requestCallback<_lumenslate_storage_v1_GetStorageStatsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+
+  ListAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  ListAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    metadata: grpc.Metadata,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
+  ): grpc.ClientUnaryCall;
+  listAlerts(
+    argument: _lumenslate_storage_v1_ListAlertsRequest,
+    callback: grpc.requestCallback<_lumenslate_storage_v1_ListAlertsResponse__Output>,
   ): grpc.ClientUnaryCall;
 }
 
 export interface StatsServiceHandlers extends grpc.UntypedServiceImplementation {
+  CheckAlerts: grpc.handleUnaryCall<
+    _lumenslate_storage_v1_CheckAlertsRequest__Output,
+    _lumenslate_storage_v1_CheckAlertsResponse
+  >;
+
   GetBucketUsage: grpc.handleUnaryCall<
     _lumenslate_storage_v1_GetBucketUsageRequest__Output,
     _lumenslate_storage_v1_BucketUsage
@@ -115,9 +218,20 @@ export interface StatsServiceHandlers extends grpc.UntypedServiceImplementation 
     _lumenslate_storage_v1_GetStorageStatsRequest__Output,
     _lumenslate_storage_v1_GetStorageStatsResponse
   >;
+
+  ListAlerts: grpc.handleUnaryCall<
+    _lumenslate_storage_v1_ListAlertsRequest__Output,
+    _lumenslate_storage_v1_ListAlertsResponse
+  >;
 }
 
 export interface StatsServiceDefinition extends grpc.ServiceDefinition {
+  CheckAlerts: MethodDefinition<
+    _lumenslate_storage_v1_CheckAlertsRequest,
+    _lumenslate_storage_v1_CheckAlertsResponse,
+    _lumenslate_storage_v1_CheckAlertsRequest__Output,
+    _lumenslate_storage_v1_CheckAlertsResponse__Output
+  >;
   GetBucketUsage: MethodDefinition<
     _lumenslate_storage_v1_GetBucketUsageRequest,
     _lumenslate_storage_v1_BucketUsage,
@@ -129,5 +243,11 @@ export interface StatsServiceDefinition extends grpc.ServiceDefinition {
     _lumenslate_storage_v1_GetStorageStatsResponse,
     _lumenslate_storage_v1_GetStorageStatsRequest__Output,
     _lumenslate_storage_v1_GetStorageStatsResponse__Output
+  >;
+  ListAlerts: MethodDefinition<
+    _lumenslate_storage_v1_ListAlertsRequest,
+    _lumenslate_storage_v1_ListAlertsResponse,
+    _lumenslate_storage_v1_ListAlertsRequest__Output,
+    _lumenslate_storage_v1_ListAlertsResponse__Output
   >;
 }
