@@ -10,7 +10,8 @@ the service on MinIO and runs this suite with these variables:
   LUMENSLATE_TEST_BUCKET, LUMENSLATE_TEST_OTHER_BUCKET, LUMENSLATE_TEST_CHECKED_BUCKET (extension checks)
   LUMENSLATE_GRPC_SMALL_ADDRESS, LUMENSLATE_GRPC_SMALL_TOKEN   a service with a 1 MiB size limit
   LUMENSLATE_GRPC_TLS_ADDRESS, LUMENSLATE_TLS_CA_FILE, LUMENSLATE_TLS_CERT_FILE, LUMENSLATE_TLS_KEY_FILE
-                                   a TLS listener requiring a client certificate
+                                   a TLS listener requiring a client certificate (the CA also
+                                   signed MinIO's certificate: presigned URLs are HTTPS)
   LUMENSLATE_CONTROL_URL           POST /minio/stop and /minio/start stop and restart the service's MinIO
 
 Without LUMENSLATE_GRPC_ADDRESS the live tests are skipped (the vitest test refuses skips).
@@ -55,7 +56,15 @@ def bucket() -> str:
 
 @pytest.fixture(scope="session")
 def client() -> Iterator[StorageClient]:
-    with StorageClient(ADDRESS, token=env("LUMENSLATE_GRPC_TOKEN"), retry=FAST_RETRY, keepalive_time=30) as c:
+    # The service's MinIO serves HTTPS with the test CA: the direct path (files of 64 MiB and more)
+    # trusts it through store_ca_cert.
+    with StorageClient(
+        ADDRESS,
+        token=env("LUMENSLATE_GRPC_TOKEN"),
+        retry=FAST_RETRY,
+        keepalive_time=30,
+        store_ca_cert=env("LUMENSLATE_TLS_CA_FILE"),
+    ) as c:
         yield c
 
 

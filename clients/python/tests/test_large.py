@@ -1,4 +1,5 @@
-"""A 300 MiB file up and down, with progress callbacks and matching sha256 at every step."""
+"""A 300 MiB file up and down (the direct path: above the client's direct_threshold), with progress
+callbacks and matching sha256 at every step."""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@
 
 StorageClient (sync) and AsyncStorageClient (asyncio) upload, download (sha256-verified), stat,
 delete, copy, presign and list objects; failures raise a StorageError subclass per stable error
-code; retryable failures are retried with backoff and jitter (RetryPolicy). The generated stubs
+code; retryable failures are retried with backoff and jitter (RetryPolicy). upload_file and download_file
+move large files straight to and from the object store through presigned URLs (direct_threshold,
+transfer=), falling back to the service where the store cannot be used. The generated stubs
 are in lumenslate_storage.v1 (storage_pb2, storage_pb2_grpc, admin_pb2, ...).
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import IO, Any, Literal, TypeVar
 
@@ -12,6 +13,26 @@ import grpc
 import grpc.aio
 
 from ._connection import CHUNK_SIZE, MiB, Pem, Settings, make_settings, new_request_id
+from ._direct import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_THRESHOLD,
+    DirectSettings,
+    DirectUpload,
+    Expected,
+    Fallback,
+    PartUrl,
+    Transfer,
+    check_session,
+    download_url,
+    hash_parts,
+    make_direct_settings,
+    note_fallback,
+    part_urls,
+    plan_parts,
+    session_request,
+    urls_request,
+    wants_direct,
+)
 from ._transfer import (
     DownloadVerifier,
     UploadProgress,
@@ -26,10 +47,10 @@ from ._transfer import (
     upload_header,
 )
 from ._unary import copy_request, delete_request, list_page, list_request, presign_request, presigned, stat_request
-from .errors import InternalError, StorageError, error_from_rpc
+from .errors import InternalError, StorageError, UnsupportedOperation, error_from_rpc
 from .retry import RetryEvent, RetryPolicy
 from .types import DeleteResult, FileInfo, ListPage, PresignedUrl, ProgressCallback, UploadResult
-from .v1 import storage_pb2, storage_pb2_grpc
+from .v1 import storage_pb2, storage_pb2_grpc, upload_sessions_pb2, upload_sessions_pb2_grpc
 
 T = TypeVar("T")
 
@@ -42,6 +63,8 @@ class AsyncStorageClient:
             await storage.upload_bytes(b"hello", "temp", "greetings/hello.txt")
 
     Local file reads and writes run in a worker thread, so the event loop never waits on the disk.
+    Direct transfers (see StorageClient: direct_threshold, transfer=) move their bytes in worker
+    threads too; progress callbacks are still called on the event loop's thread.
     """
 
     def __init__(
@@ -63,6 +86,10 @@ class AsyncStorageClient:
         keepalive_timeout: float | None = None,
         max_message_size: int = 16 * MiB,
         channel_options: Sequence[tuple[str, Any]] = (),
+        direct_threshold: int | None = DEFAULT_THRESHOLD,
+        direct_concurrency: int = DEFAULT_CONCURRENCY,
+        part_size: int | None = None,
+        store_ca_cert: Pem | None = None,
     ) -> None:
         self._settings: Settings = make_settings(
             address,
@@ -82,12 +109,15 @@ class AsyncStorageClient:
             max_message_size=max_message_size,
             channel_options=channel_options,
         )
+        self._direct: DirectSettings = make_direct_settings(direct_threshold, direct_concurrency, part_size, store_ca_cert)
+        self._direct_unsupported = False  # as in StorageClient
         s = self._settings
         if s.credentials is not None:
             self._channel = grpc.aio.secure_channel(address, s.credentials, options=s.options)
         else:
             self._channel = grpc.aio.insecure_channel(address, options=s.options)
         self._stub = storage_pb2_grpc.StorageServiceStub(self._channel)
+        self._sessions = upload_sessions_pb2_grpc.UploadSessionServiceStub(self._channel)
 
     async def close(self) -> None:
         await self._channel.close(None)
@@ -136,10 +166,11 @@ class AsyncStorageClient:
         request_id: str | None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        stub: Any = None,
     ) -> Any:
         rid = request_id or new_request_id()
         metadata = self._settings.metadata(rid, user_id=user_id, sse_customer_key=sse_customer_key)
-        rpc = getattr(self._stub, method)
+        rpc = getattr(stub or self._stub, method)
         deadline = timeout if timeout is not None else self._settings.timeout
 
         async def attempt() -> Any:
@@ -167,12 +198,120 @@ class AsyncStorageClient:
         request_id: str | None = None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        transfer: Transfer = "auto",
     ) -> UploadResult:
-        """See StorageClient.upload_file."""
+        """See StorageClient.upload_file (direct above direct_threshold, or as `transfer` says)."""
+        size = (await asyncio.to_thread(os.stat, path)).st_size
+        direct = wants_direct(
+            transfer, size, self._direct, unsupported=self._direct_unsupported, sse_customer_key=sse_customer_key
+        )
+        if direct and (checksum or transfer == "direct"):
+            rid = request_id or new_request_id()
+            result, sha256 = await self._upload_direct(
+                path, size, bucket, key, content_type, metadata, progress, sha256, transfer, timeout, rid, user_id
+            )
+            if result is not None:
+                return result
+            request_id = rid
         source = await asyncio.to_thread(source_from_path, path, sha256=sha256, checksum=checksum)
         return await self._upload(
             source, bucket, key, content_type, metadata, progress, timeout, request_id, user_id, sse_customer_key
         )
+
+    async def _upload_direct(
+        self,
+        path: str | os.PathLike[str],
+        size: int,
+        bucket: str,
+        key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        progress: ProgressCallback | None,
+        sha256: str | None,
+        transfer: str,
+        timeout: float | None,
+        rid: str,
+        user_id: str | None,
+    ) -> tuple[UploadResult | None, str | None]:
+        """See StorageClient._upload_direct. The parts move in worker threads (DirectUpload); its
+        calls for part URLs come back to this loop, and so do progress reports."""
+        plan = plan_parts(size, self._direct.part_size)
+        whole, hashes = await asyncio.to_thread(hash_parts, path, plan, whole=sha256 is None)
+        sha256 = sha256 or whole
+        assert sha256 is not None
+        call: dict[str, Any] = {"request_id": rid, "user_id": user_id, "stub": self._sessions}
+        try:
+            session = await self._unary(
+                "CreateUploadSession",
+                session_request(bucket, key, plan, sha256, content_type, metadata),
+                timeout=None,
+                **call,
+            )
+        except UnsupportedOperation as err:
+            if transfer == "direct":
+                raise
+            self._direct_unsupported = True
+            note_fallback(f"upload of {bucket}/{key}", err)
+            return None, sha256
+        loop = asyncio.get_running_loop()
+
+        def get_urls(batch: Sequence[tuple[int, str]]) -> Sequence[PartUrl]:
+            request = urls_request(session.id, batch)
+            pending = asyncio.run_coroutine_threadsafe(
+                self._unary("GetUploadPartUrls", request, timeout=None, **call), loop
+            )
+            return part_urls(pending.result())
+
+        def report(sent: int, total: int | None) -> None:
+            assert progress is not None
+            loop.call_soon_threadsafe(progress, sent, total)
+
+        uploader: DirectUpload | None = None
+        try:
+            check_session(session, plan)
+            uploader = DirectUpload(
+                path,
+                plan,
+                hashes,
+                settings=self._direct,
+                policy=self._settings.retry,
+                progress=report if progress else None,
+                fail_fast=transfer == "auto",
+            )
+            await asyncio.to_thread(uploader.run, get_urls)
+            info = await self._unary(
+                "CompleteUploadSession",
+                upload_sessions_pb2.CompleteUploadSessionRequest(id=session.id),
+                timeout=self._transfer_timeout(timeout) or 24 * 3600.0,
+                **call,
+            )
+        except BaseException as err:
+            if uploader is not None:
+                uploader.stop.set()  # a cancelled task leaves its thread running: stop its parts
+            await self._abort_session(session.id, rid, user_id)
+            if isinstance(err, Fallback):
+                note_fallback(f"upload of {bucket}/{key}", err.reason)
+                return None, sha256
+            if isinstance(err, StorageError) and err.request_id is None:
+                err.request_id = rid
+            raise
+        result = UploadResult.from_proto(info)
+        if result.sha256 != sha256:
+            raise InternalError(
+                f"the service recorded sha256 {result.sha256} for the session, not {sha256}", request_id=rid
+            )
+        return result, sha256
+
+    async def _abort_session(self, session_id: str, rid: str, user_id: str | None) -> None:
+        """See StorageClient._abort_session."""
+        try:
+            await self._sessions.AbortUploadSession(
+                upload_sessions_pb2.AbortUploadSessionRequest(id=session_id),
+                metadata=self._settings.metadata(rid, user_id=user_id),
+                timeout=self._settings.timeout,
+            )
+        except grpc.RpcError:
+            pass
 
     async def upload_bytes(
         self,
@@ -317,9 +456,17 @@ class AsyncStorageClient:
         request_id: str | None = None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        transfer: Transfer = "auto",
     ) -> FileInfo:
-        """See StorageClient.download_file: temp file, sha256 checked, renamed only when whole."""
+        """See StorageClient.download_file: temp file, sha256 checked, renamed only when whole;
+        direct from the object store above direct_threshold, or as `transfer` says."""
         rid = request_id or new_request_id()
+        if wants_direct(
+            transfer, None, self._direct, unsupported=self._direct_unsupported, sse_customer_key=sse_customer_key
+        ):
+            info = await self._download_direct(bucket, key, path, version_id, progress, verify, transfer, rid, user_id)
+            if info is not None:
+                return info
         metadata = self._settings.metadata(rid, user_id=user_id, sse_customer_key=sse_customer_key)
         request = download_request(bucket, key, version_id=version_id, start=None, end=None)
         f, temp = await asyncio.to_thread(temp_file_beside, path)
@@ -343,6 +490,67 @@ class AsyncStorageClient:
             remove_quietly(temp)
             raise
         return FileInfo.from_proto(header.file)
+
+    async def _download_direct(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        version_id: str | None,
+        progress: ProgressCallback | None,
+        verify: bool,
+        transfer: str,
+        rid: str,
+        user_id: str | None,
+    ) -> FileInfo | None:
+        """See StorageClient._download_direct; the GET runs in a worker thread."""
+        try:
+            info = await self.stat(bucket, key, version_id=version_id, request_id=rid, user_id=user_id)
+            threshold = self._direct.threshold
+            if transfer == "auto" and (threshold is None or info.size < threshold):
+                return None
+            pinned = version_id or (info.version_id if info.version_id not in ("", "null") else None)
+            url = await self.presign(bucket, key, method="GET", version_id=pinned, request_id=rid, user_id=user_id)
+        except UnsupportedOperation as err:
+            if transfer == "direct":
+                raise
+            self._direct_unsupported = True
+            note_fallback(f"download of {bucket}/{key}", err)
+            return None
+        loop = asyncio.get_running_loop()
+
+        def report(received: int, total: int | None) -> None:
+            assert progress is not None
+            loop.call_soon_threadsafe(progress, received, total)
+
+        stop = threading.Event()
+        f, temp = await asyncio.to_thread(temp_file_beside, path)
+        try:
+            await asyncio.to_thread(
+                download_url,
+                url.url,
+                f,
+                Expected(size=info.size, sha256=info.sha256, etag=info.etag),
+                settings=self._direct,
+                policy=self._settings.retry,
+                progress=report if progress else None,
+                verify=verify,
+                fail_fast=transfer == "auto",
+                stop=stop,
+            )
+            f.close()
+            os.replace(temp, path)
+        except BaseException as err:
+            stop.set()  # a cancelled task leaves its thread running: stop it at its next block
+            f.close()
+            remove_quietly(temp)
+            if isinstance(err, Fallback):
+                note_fallback(f"download of {bucket}/{key}", err.reason)
+                return None
+            if isinstance(err, StorageError) and err.request_id is None:
+                err.request_id = rid
+            raise
+        return info
 
     async def download_fileobj(
         self,

@@ -11,6 +11,25 @@ from typing import IO, Any, Literal, TypeVar
 import grpc
 
 from ._connection import CHUNK_SIZE, MiB, Pem, Settings, make_settings, new_request_id
+from ._direct import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_THRESHOLD,
+    DirectSettings,
+    DirectUpload,
+    Expected,
+    Fallback,
+    Transfer,
+    check_session,
+    download_url,
+    hash_parts,
+    make_direct_settings,
+    note_fallback,
+    part_urls,
+    plan_parts,
+    session_request,
+    urls_request,
+    wants_direct,
+)
 from ._transfer import (
     DownloadVerifier,
     UploadProgress,
@@ -25,10 +44,10 @@ from ._transfer import (
     upload_header,
 )
 from ._unary import copy_request, delete_request, list_page, list_request, presign_request, presigned, stat_request
-from .errors import InternalError, StorageError, error_from_rpc
+from .errors import InternalError, StorageError, UnsupportedOperation, error_from_rpc
 from .retry import RetryEvent, RetryPolicy
 from .types import DeleteResult, FileInfo, ListPage, PresignedUrl, ProgressCallback, UploadResult
-from .v1 import admin_pb2_grpc, storage_pb2, storage_pb2_grpc
+from .v1 import admin_pb2_grpc, storage_pb2, storage_pb2_grpc, upload_sessions_pb2, upload_sessions_pb2_grpc
 
 T = TypeVar("T")
 
@@ -54,6 +73,14 @@ class StorageClient:
       connection, dropped after keepalive_timeout without an answer (None: grpc's default, none).
     max_message_size: the largest gRPC message accepted or sent (the service sends up to 4 MiB).
     channel_options: further grpc channel arguments.
+    direct_threshold: upload_file and download_file move objects of at least this many bytes
+      straight to and from the object store (presigned URLs the service issues after its checks;
+      see `transfer=`); None: only when a call asks for it. Default 64 MiB.
+    direct_concurrency: parts in flight at once on a direct upload (default 4).
+    part_size: bytes per part of a direct upload (5 MiB to 5 GiB; default 16 MiB, grown to fit
+      10,000 parts).
+    store_ca_cert: PEM bytes or path of the CA the object store's HTTPS certificate chains to,
+      when it is not one of the system's roots.
     """
 
     def __init__(
@@ -75,6 +102,10 @@ class StorageClient:
         keepalive_timeout: float | None = None,
         max_message_size: int = 16 * MiB,
         channel_options: Sequence[tuple[str, Any]] = (),
+        direct_threshold: int | None = DEFAULT_THRESHOLD,
+        direct_concurrency: int = DEFAULT_CONCURRENCY,
+        part_size: int | None = None,
+        store_ca_cert: Pem | None = None,
     ) -> None:
         self._settings: Settings = make_settings(
             address,
@@ -94,12 +125,17 @@ class StorageClient:
             max_message_size=max_message_size,
             channel_options=channel_options,
         )
+        self._direct: DirectSettings = make_direct_settings(direct_threshold, direct_concurrency, part_size, store_ca_cert)
+        # Set once the service says its backend has no direct path (local filesystem): "auto"
+        # transfers then go through the service without asking again.
+        self._direct_unsupported = False
         s = self._settings
         if s.credentials is not None:
             self._channel = grpc.secure_channel(address, s.credentials, options=s.options)
         else:
             self._channel = grpc.insecure_channel(address, options=s.options)
         self._stub = storage_pb2_grpc.StorageServiceStub(self._channel)
+        self._sessions = upload_sessions_pb2_grpc.UploadSessionServiceStub(self._channel)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -155,10 +191,11 @@ class StorageClient:
         request_id: str | None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        stub: Any = None,
     ) -> Any:
         rid = request_id or new_request_id()
         metadata = self._settings.metadata(rid, user_id=user_id, sse_customer_key=sse_customer_key)
-        rpc = getattr(self._stub, method)
+        rpc = getattr(stub or self._stub, method)
         deadline = timeout if timeout is not None else self._settings.timeout
         return self._retrying(method, lambda: rpc(request, metadata=metadata, timeout=deadline), lambda: True, rid)
 
@@ -182,12 +219,115 @@ class StorageClient:
         request_id: str | None = None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        transfer: Transfer = "auto",
     ) -> UploadResult:
         """Streams a local file to bucket/key. Its size is announced, and its sha256 too (computed
         first unless given, or checksum=False), so the service stores it only if every byte arrived
-        as read. Retried from the start on retryable errors."""
+        as read. Retried from the start on retryable errors.
+
+        transfer="auto" sends a file of at least direct_threshold bytes straight to the object
+        store (parts PUT in parallel, a failed part retried, the service verifying and indexing the
+        whole on completion), falling back to the service when its backend has no direct path or
+        the store cannot be reached from here; "direct" or "proxy" forces one way (checksum=False
+        and SSE-C keys mean the service's way under "auto")."""
+        size = os.stat(path).st_size
+        direct = wants_direct(
+            transfer, size, self._direct, unsupported=self._direct_unsupported, sse_customer_key=sse_customer_key
+        )
+        if direct and (checksum or transfer == "direct"):
+            rid = request_id or new_request_id()
+            result, sha256 = self._upload_direct(
+                path, size, bucket, key, content_type, metadata, progress, sha256, transfer, timeout, rid, user_id
+            )
+            if result is not None:
+                return result
+            request_id = rid
         source = source_from_path(path, sha256=sha256, checksum=checksum)
         return self._upload(source, bucket, key, content_type, metadata, progress, timeout, request_id, user_id, sse_customer_key)
+
+    def _upload_direct(
+        self,
+        path: str | os.PathLike[str],
+        size: int,
+        bucket: str,
+        key: str,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        progress: ProgressCallback | None,
+        sha256: str | None,
+        transfer: str,
+        timeout: float | None,
+        rid: str,
+        user_id: str | None,
+    ) -> tuple[UploadResult | None, str | None]:
+        """The direct upload: (its result, the sha256), or (None, the sha256) to go through the service."""
+        plan = plan_parts(size, self._direct.part_size)
+        whole, hashes = hash_parts(path, plan, whole=sha256 is None)
+        sha256 = sha256 or whole
+        assert sha256 is not None
+        call: dict[str, Any] = {"request_id": rid, "user_id": user_id, "stub": self._sessions}
+        try:
+            session = self._unary(
+                "CreateUploadSession",
+                session_request(bucket, key, plan, sha256, content_type, metadata),
+                timeout=None,
+                **call,
+            )
+        except UnsupportedOperation as err:
+            if transfer == "direct":
+                raise
+            self._direct_unsupported = True
+            note_fallback(f"upload of {bucket}/{key}", err)
+            return None, sha256
+        try:
+            check_session(session, plan)
+            uploader = DirectUpload(
+                path,
+                plan,
+                hashes,
+                settings=self._direct,
+                policy=self._settings.retry,
+                progress=progress,
+                fail_fast=transfer == "auto",
+            )
+            uploader.run(
+                lambda batch: part_urls(
+                    self._unary("GetUploadPartUrls", urls_request(session.id, batch), timeout=None, **call)
+                )
+            )
+            # The service reads the assembled object back to verify it: a transfer's deadline.
+            info = self._unary(
+                "CompleteUploadSession",
+                upload_sessions_pb2.CompleteUploadSessionRequest(id=session.id),
+                timeout=self._transfer_timeout(timeout) or 24 * 3600.0,
+                **call,
+            )
+        except BaseException as err:
+            self._abort_session(session.id, rid, user_id)
+            if isinstance(err, Fallback):
+                note_fallback(f"upload of {bucket}/{key}", err.reason)
+                return None, sha256
+            if isinstance(err, StorageError) and err.request_id is None:
+                err.request_id = rid
+            raise
+        result = UploadResult.from_proto(info)
+        if result.sha256 != sha256:
+            raise InternalError(
+                f"the service recorded sha256 {result.sha256} for the session, not {sha256}", request_id=rid
+            )
+        return result, sha256
+
+    def _abort_session(self, session_id: str, rid: str, user_id: str | None) -> None:
+        """Drops a failed session's parts now rather than at its expiry (best effort: the service's
+        sweep aborts it anyway)."""
+        try:
+            self._sessions.AbortUploadSession(
+                upload_sessions_pb2.AbortUploadSessionRequest(id=session_id),
+                metadata=self._settings.metadata(rid, user_id=user_id),
+                timeout=self._settings.timeout,
+            )
+        except grpc.RpcError:
+            pass
 
     def upload_bytes(
         self,
@@ -320,11 +460,24 @@ class StorageClient:
         request_id: str | None = None,
         user_id: str | None = None,
         sse_customer_key: bytes | None = None,
+        transfer: Transfer = "auto",
     ) -> FileInfo:
         """Downloads bucket/key to `path`: into a temp file beside it, renamed over `path` only once
         every byte arrived and (verify=True) their sha256 matches the one the service recorded.
-        On any failure (DataCorrupted included) no file is left behind. Retried from the start."""
+        On any failure (DataCorrupted included) no file is left behind. Retried from the start.
+
+        transfer="auto" reads an object of at least direct_threshold bytes straight from the
+        object store (a presigned GET, resumed where a dropped connection stopped), falling back
+        to the service as upload_file does; "direct" or "proxy" forces one way."""
         rid = request_id or new_request_id()
+        if wants_direct(
+            transfer, None, self._direct, unsupported=self._direct_unsupported, sse_customer_key=sse_customer_key
+        ):
+            info = self._download_direct(
+                bucket, key, path, version_id, progress, verify, transfer, rid, user_id
+            )
+            if info is not None:
+                return info
         metadata = self._settings.metadata(rid, user_id=user_id, sse_customer_key=sse_customer_key)
         request = download_request(bucket, key, version_id=version_id, start=None, end=None)
         f, temp = temp_file_beside(path)
@@ -344,6 +497,58 @@ class StorageClient:
             remove_quietly(temp)
             raise
         return FileInfo.from_proto(header.file)
+
+    def _download_direct(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        version_id: str | None,
+        progress: ProgressCallback | None,
+        verify: bool,
+        transfer: str,
+        rid: str,
+        user_id: str | None,
+    ) -> FileInfo | None:
+        """The direct download, or None to go through the service. The index row comes first (size,
+        sha256, ETag, version), and the URL reads exactly that version."""
+        try:
+            info = self.stat(bucket, key, version_id=version_id, request_id=rid, user_id=user_id)
+            threshold = self._direct.threshold
+            if transfer == "auto" and (threshold is None or info.size < threshold):
+                return None
+            pinned = version_id or (info.version_id if info.version_id not in ("", "null") else None)
+            url = self.presign(bucket, key, method="GET", version_id=pinned, request_id=rid, user_id=user_id)
+        except UnsupportedOperation as err:
+            if transfer == "direct":
+                raise
+            self._direct_unsupported = True
+            note_fallback(f"download of {bucket}/{key}", err)
+            return None
+        f, temp = temp_file_beside(path)
+        try:
+            download_url(
+                url.url,
+                f,
+                Expected(size=info.size, sha256=info.sha256, etag=info.etag),
+                settings=self._direct,
+                policy=self._settings.retry,
+                progress=progress,
+                verify=verify,
+                fail_fast=transfer == "auto",
+            )
+            f.close()
+            os.replace(temp, path)
+        except BaseException as err:
+            f.close()
+            remove_quietly(temp)
+            if isinstance(err, Fallback):
+                note_fallback(f"download of {bucket}/{key}", err.reason)
+                return None
+            if isinstance(err, StorageError) and err.request_id is None:
+                err.request_id = rid
+            raise
+        return info
 
     def download_fileobj(
         self,
