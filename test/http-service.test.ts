@@ -97,6 +97,7 @@ const OPERATIONS = [
   "POST /v1/models/gc",
   "GET /v1/models/{type}/{ref}/files/{key}",
   "POST /v1/models/blobs",
+  "POST /v1/models/blobs/uploads",
   "HEAD /v1/models/blobs/{sha256}",
   "GET /v1/stats",
   "GET /v1/buckets/{bucket}/usage",

@@ -379,6 +379,15 @@ describe("ModelStorageService", () => {
     expect(await refusal(push({ modelType: TYPE, version: "6.0.0" }, byHash, noRead))).toMatchObject({
       code: "PERMISSION_DENIED",
     });
+    // A declared size other than the stored blob's is a mistake about the file, not a reference to it.
+    const wrongSize = [{ path: "config.json", sha256: sha(config), size: config.length + 1 }];
+    expect(await refusal(push({ modelType: TYPE, version: "6.0.0" }, wrongSize))).toMatchObject({
+      code: "FAILED_PRECONDITION",
+      errorCode: "PRECONDITION_FAILED",
+    });
+    expect(await refusal(unary("GetModel", { modelType: TYPE, ref: "6.0.0" }))).toMatchObject({
+      code: "NOT_FOUND",
+    });
     const v6 = await push({ modelType: TYPE, version: "6.0.0" }, byHash);
     expect(v6.files).toMatchObject([{ path: "config.json", size: config.length, sha256: sha(config) }]);
     // A sha256 whose blob is not stored needs the bytes: none sent is a mismatch, and nothing is published.

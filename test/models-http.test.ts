@@ -314,16 +314,46 @@ describe("models over HTTP", () => {
     );
     await expectProblem(await as(reader)(models("/gc"), jsonPost({})), 403, "PERMISSION_DENIED");
     await expectProblem(await putBlob(data, "m.txt", {}, as(reader)), 403, "PERMISSION_DENIED");
-    const writer = await h.createKey("writer", [`${bucket}/blobs/:write`, `${bucket}/scoped/:write,read`]);
-    expect((await putBlob(Buffer.from("new\n"), "m.txt", {}, as(writer))).status).toBe(201);
-    const v2 = await publish(
-      "scoped",
-      "v2",
-      { files: [{ path: "m.txt", sha256: sha256Of("new\n") }] },
-      as(writer),
+    // Write on blobs/ without read: bytes go up, but naming a blob by its hash (a declared digest
+    // that may be answered with the stored blob, or a manifest) is refused: a hash grants nothing.
+    const blind = await h.createKey("blind", [`${bucket}/blobs/:write`, `${bucket}/scoped/:write,read`]);
+    expect((await putBlob(Buffer.from("new\n"), "m.txt", {}, as(blind))).status).toBe(201);
+    await expectProblem(
+      await putBlob(data, "m.txt", { "x-checksum-sha256": sha256Of(data) }, as(blind)),
+      403,
+      "PERMISSION_DENIED",
     );
+    const manifest = { files: [{ path: "m.txt", sha256: sha256Of("new\n") }] };
+    await expectProblem(await publish("scoped", "v2", manifest, as(blind)), 403, "PERMISSION_DENIED");
+    await expectProblem(await h.fetch(models("/scoped/v2")), 404, "NOT_FOUND");
+    const writer = await h.createKey("writer", [
+      `${bucket}/blobs/:write,read`,
+      `${bucket}/scoped/:write,read`,
+    ]);
+    const known = await putBlob(data, "m.txt", { "x-checksum-sha256": sha256Of(data) }, as(writer));
+    expect(known.status).toBe(200);
+    expect(await json<BlobJson>(known)).toMatchObject({ deduplicated: true });
+    const v2 = await publish("scoped", "v2", manifest, as(writer));
     expect(v2.status).toBe(201);
     expect((await json<VersionJson>(v2)).uploader).toBe("writer");
+  });
+
+  it("refuses a stored blob announced with another size, before reading the body", async () => {
+    // A stored blob announced with another size: refused (before the body is read), nothing kept.
+    const stored = uploadableBytes(5_000);
+    expect((await putBlob(stored, "s.bin")).status).toBe(201);
+    const storedBefore = await storedBlobs();
+    const wrongSize = await expectProblem(
+      await putBlob(Buffer.concat([stored, Buffer.from("x")]), "s.bin", {
+        "x-checksum-sha256": sha256Of(stored),
+      }),
+      412,
+      "PRECONDITION_FAILED",
+    );
+    expect(wrongSize.detail).toContain(
+      `stored with ${stored.length} bytes, not the declared ${stored.length + 1}`,
+    );
+    expect(await storedBlobs()).toEqual(storedBefore);
   });
 
   it("refuses bad input with typed errors and stores nothing", async () => {

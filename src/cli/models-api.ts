@@ -44,6 +44,13 @@ export interface ModelPushRequest {
   signal: AbortSignal;
   /** Bytes handled so far, over all files (sent, or skipped because the service had them). */
   onProgress?: (bytes: number) => void;
+  /**
+   * Remote mode: files of at least `threshold` bytes go through a resumable upload session when the
+   * service offers them, their session ids kept under `stateDir` so that a cut push resumes.
+   */
+  sessions?: { threshold: number; stateDir: string | undefined };
+  /** A file whose session an earlier, cut push had begun: `parts` were in the store already. */
+  onResume?: (path: string, parts: number) => void;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { parseDurationSeconds } from "../../config/size.ts";
+import { parseDurationSeconds, parseSize } from "../../config/size.ts";
 import { StorageError } from "../../errors.ts";
 import type { ModelMetadata } from "../../stores/models/types.ts";
 import { parseMeta } from "./args.ts";
@@ -28,6 +28,18 @@ export function parseGrace(text: string): number {
   return seconds;
 }
 
+/** --session-threshold: a size such as 64MiB or 1GiB (at least 1 byte). */
+export function parseThreshold(text: string): number {
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes < 1) {
+    throw invalid(
+      "session-threshold",
+      `--session-threshold expects a size such as 64MiB or 1GiB, got '${text}'.`,
+    );
+  }
+  return bytes;
+}
+
 export interface PushFlags {
   json?: boolean;
   endpoint?: string;
@@ -42,6 +54,7 @@ export interface PushFlags {
   parent?: string;
   alias: string[];
   owner: string;
+  sessionThreshold: string;
 }
 
 export function metadataOf(opts: PushFlags): ModelMetadata {

@@ -7,8 +7,9 @@ import type { CliContext } from "../context.ts";
 import { collectModelFiles, pickFiles, pullFiles } from "../model-files.ts";
 import { emit, formatFields, formatTable, shortSha, sizeText } from "../output.ts";
 import { shouldShowProgress, startProgress } from "../progress.ts";
+import { sessionStateDir } from "../remote/model-session.ts";
 import { collect, commonOptions, parseMeta, remoteFlags, remoteOptions } from "./args.ts";
-import { invalid, metadataOf, type PushFlags, parseGrace } from "./model-options.ts";
+import { invalid, metadataOf, type PushFlags, parseGrace, parseThreshold } from "./model-options.ts";
 
 /**
  * `model push|pull|ls|rm|alias|gc`: the model artifact store (stores/models), locally or through a
@@ -72,8 +73,14 @@ export function registerModel(program: Command, ctx: CliContext): void {
     .option("--parent <version>", "the version this one derives from")
     .option("--alias <alias>", "point this alias at the new version too (repeatable)", collect, [])
     .option("--owner <name>", "uploader recorded (local mode; a service records the key's service)", "cli")
+    .option(
+      "--session-threshold <size>",
+      "remote mode: files this large or larger go through a resumable upload session, parts straight to the object store (a cut push resumes when run again)",
+      "64MiB",
+    )
     .action(async (paths: string[], opts: PushFlags) => {
       const metadata = metadataOf(opts);
+      const threshold = parseThreshold(opts.sessionThreshold);
       const files = await collectModelFiles(paths);
       const out = ctx.output(opts);
       const total = files.reduce((n, f) => n + f.size, 0);
@@ -94,6 +101,10 @@ export function registerModel(program: Command, ctx: CliContext): void {
             owner: opts.owner,
             signal,
             onProgress: (bytes) => progress.update(bytes),
+            sessions: { threshold, stateDir: sessionStateDir(ctx.env) },
+            onResume: (path, parts) => {
+              if (!out.json) ctx.io.stderr.write(`resumed ${path}: ${parts} parts were uploaded already\n`);
+            },
           });
         } finally {
           progress.finish();

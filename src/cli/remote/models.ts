@@ -6,6 +6,7 @@ import { sha256File } from "../files.ts";
 import { countedFile, type LocalModelFile, type ModelPushRequest, type ModelsApi } from "../models-api.ts";
 import { keyPath, type ServiceClient } from "./client.ts";
 import { verifiedBody } from "./download.ts";
+import { pushThroughSession } from "./model-session.ts";
 
 /** The model store through the service's /v1/models routes. */
 
@@ -35,20 +36,35 @@ async function stored(client: ServiceClient, sha256: string): Promise<boolean | 
 
 /**
  * One file's blob: hashed here first, so a file the service already has (an unchanged weights
- * file in a new version) costs a HEAD instead of its bytes; else streamed with its sha256
+ * file in a new version) costs a HEAD instead of its bytes; else, from `sessions.threshold` bytes
+ * on, sent through a resumable upload session (model-session.ts), or streamed with its sha256
  * declared, which the service checks before it keeps the blob.
  */
 async function pushBlob(
   client: ServiceClient,
   f: LocalModelFile,
-  signal: AbortSignal,
+  req: ModelPushRequest,
   onRead: (bytes: number) => void,
 ): Promise<string> {
+  const { signal } = req;
   const sha256 = await sha256File(f.file, signal);
   const known = await stored(client, sha256);
   if (known === true) {
     onRead(f.size);
     return sha256;
+  }
+  if (req.sessions && f.size >= req.sessions.threshold) {
+    // Large files go straight to the object store, resumably; a service without sessions (the
+    // local backend) takes them streamed like any other.
+    const sent = await pushThroughSession(client, f, sha256, {
+      stateDir: req.sessions.stateDir,
+      signal,
+      onRead,
+    });
+    if (sent !== "unsupported") {
+      if (sent.resumedParts > 0) req.onResume?.(f.path, sent.resumedParts);
+      return sha256;
+    }
   }
   const body = countedFile(f.file, onRead);
   try {
@@ -91,7 +107,7 @@ async function push(client: ServiceClient, req: ModelPushRequest): Promise<Model
   };
   const files: { path: string; sha256: string }[] = [];
   for (const f of req.files) {
-    files.push({ path: f.path, sha256: await pushBlob(client, f, req.signal, onRead) });
+    files.push({ path: f.path, sha256: await pushBlob(client, f, req, onRead) });
   }
   return versionFromJson(
     await client.json<ModelVersionJson>(

@@ -3,6 +3,7 @@ import { pipeline, Readable } from "node:stream";
 import { peek } from "../../core/peek.ts";
 import type { StorageService } from "../../core/storage-service.ts";
 import type { ObjectInfo } from "../../core/types.ts";
+import type { UploadSession } from "../../core/upload-sessions.ts";
 import { asStorageError, isStorageError, StorageError } from "../../errors.ts";
 import { chooseEncoding, decoder, encoder, encodingOf, PROBE_BYTES } from "./compression.ts";
 import { ContentCheck, declaredMismatch } from "./content-check.ts";
@@ -74,6 +75,7 @@ export class Blobs {
       if (declared.sha256) {
         const existing = await this.find(declared.sha256);
         if (existing) {
+          sameSize(existing, declared.size);
           // Deduplicated: the bytes are not needed. Drained rather than destroyed, so a request
           // body's socket still carries the answer.
           input.body.resume();
@@ -107,6 +109,36 @@ export class Blobs {
     });
     if (direct) return stored(describeBlob(check.sha256, info) as BlobInfo, false);
     return this.#publishStaged(info, check.sha256, owner, signal);
+  }
+
+  /**
+   * A resumable upload session (the core's, core/upload-sessions.ts) straight to the blob's key, for
+   * a file too large for one request; or, if the blob is stored already (of the declared size), that
+   * blob and no session. The session's completion verifies the declared sha256 and size before the
+   * object exists for the service, so `blobs/sha256/<hex>` never holds other content; its bytes are
+   * stored as sent (no compression: they never pass through the service).
+   */
+  async session(
+    req: { sha256: string; size: number; partSize?: number },
+    owner: string,
+  ): Promise<{ blob: StoredBlob } | { session: UploadSession }> {
+    const hex = checkSha256(req.sha256);
+    const size = checkSize(req.size);
+    const existing = await this.find(hex);
+    if (existing) {
+      sameSize(existing, size);
+      return { blob: stored(existing, true) };
+    }
+    const session = await this.#service.sessions.create({
+      bucket: this.bucket,
+      key: blobKey(hex),
+      size,
+      sha256: hex,
+      owner,
+      contentType: "application/octet-stream",
+      ...(req.partSize !== undefined ? { partSize: req.partSize } : {}),
+    });
+    return { session };
   }
 
   /** Moves a staged upload to its content's name (unless that blob exists) and removes the staged copy. */
@@ -192,6 +224,19 @@ function checkSize(size: number): number {
     throw new StorageError("INVALID_ARGUMENT", "A file size is a whole number of bytes.", { field: "size" });
   }
   return size;
+}
+
+/**
+ * A declared size must be the stored blob's: a client that announces a digest with another size is
+ * mistaken about its file (or about the digest), and is told so rather than handed a blob.
+ */
+function sameSize(blob: BlobInfo, declared: number | undefined): void {
+  if (declared === undefined || declared === blob.size) return;
+  throw new StorageError(
+    "PRECONDITION_FAILED",
+    `The blob ${blob.sha256} is stored with ${blob.size} bytes, not the declared ${declared}: check the file and its sha256.`,
+    { field: "size", size: declared, sha256: blob.sha256 },
+  );
 }
 
 function describeBlob(sha256: string, info: ObjectInfo): BlobInfo | undefined {

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { mapBounded } from "../../bounded.ts";
+import type { UploadSession } from "../../core/upload-sessions.ts";
 import { StorageError } from "../../errors.ts";
 import type { Blobs } from "./blobs.ts";
 import type { EncryptionCheck } from "./encryption.ts";
@@ -58,6 +59,15 @@ export class Models implements ModelStore {
       throw err;
     }
     return this.#blobs.put(input, owner, signal);
+  }
+
+  async openBlobSession(
+    req: { sha256: string; size: number; path: string; partSize?: number },
+    owner: string,
+  ): Promise<{ blob: StoredBlob } | { session: UploadSession }> {
+    checkFilePath(req.path);
+    await this.#encryption.ensure();
+    return this.#blobs.session(req, owner);
   }
 
   async hasBlob(

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { UploadSession } from "../../core/upload-sessions.ts";
 
 /** The model store's public shapes (agreed with the gRPC service and the CLI; see index.ts). */
 
@@ -75,7 +76,16 @@ export interface GcReport {
 }
 
 export interface ModelStore {
+  /** Stores one file's bytes; a declared sha256 already stored is not read again (its size must match). */
   putBlob(input: BlobInput, owner: string, signal?: AbortSignal): Promise<StoredBlob>;
+  /**
+   * A resumable upload session (core/upload-sessions.ts) to `blobs/sha256/<hex>` for a large file, or
+   * the blob itself when it is stored already (deduplicated). UNSUPPORTED_OPERATION on the local backend.
+   */
+  openBlobSession(
+    req: { sha256: string; size: number; path: string; partSize?: number },
+    owner: string,
+  ): Promise<{ blob: StoredBlob } | { session: UploadSession }>;
   /** The stored blob's content size (and how it is stored), or undefined. */
   hasBlob(sha256: string): Promise<{ size: number; storedSize: number; encoding: Encoding } | undefined>;
   publish(

@@ -25,6 +25,7 @@ import { registerMinioAuditRoute } from "./routes/minio-audit.ts";
 import { registerModelRoutes } from "./routes/models.ts";
 import { registerModelBlobRoute } from "./routes/models-blobs.ts";
 import { registerModelFileRoute } from "./routes/models-files.ts";
+import { registerModelSessionRoute } from "./routes/models-sessions.ts";
 import { registerMultipartUploadRoutes } from "./routes/multipart-upload.ts";
 import { registerDeleteRoutes } from "./routes/object-delete.ts";
 import { registerObjectReadRoutes } from "./routes/object-read.ts";
@@ -144,6 +145,7 @@ export async function buildHttpApp(
     registerConfigRoutes(api, app);
     registerModelRoutes(api, app);
     registerModelFileRoute(api, app);
+    registerModelSessionRoute(api, app);
     registerStatsRoutes(api, app);
     registerUploadSessionRoutes(api, app);
   });

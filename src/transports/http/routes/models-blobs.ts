@@ -15,10 +15,12 @@ import { blobTarget, MODELS_TAG, StoredBlobSchema } from "./models-schemas.ts";
  * POST /v1/models/blobs: one file's bytes, streamed into the model store, which names them by
  * their sha256. With x-checksum-sha256 of a blob that is stored already the answer comes before
  * the body is read (200, deduplicated; the connection then closes, lingering, see linger.ts), so
- * a client that announces its digest never sends known weights twice. A scope of its own whose
+ * a client that announces its digest never sends known weights twice. Announcing one needs `read`
+ * on `blobs/` too, as publishing a version does: knowing a hash must not grant its blob. A scope of its own whose
  * only content-type parser hands the request stream through untouched.
  */
 export async function registerModelBlobRoute(fastify: FastifyInstance, app: AppContext): Promise<void> {
+  const bucket = app.config.buckets.modelArtifacts;
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
 
@@ -29,7 +31,12 @@ export async function registerModelBlobRoute(fastify: FastifyInstance, app: AppC
       access: {
         operation: "models.blob-upload",
         audited: true,
-        url: blobTarget(app.config.buckets.modelArtifacts, "write"),
+        // A declared digest may be answered with the stored blob (deduplicated): that references a
+        // blob, as publishing does, and needs what publishing needs (knowing a hash grants nothing).
+        url: (request) => [
+          ...blobTarget(bucket, "write")(),
+          ...(request.headers[CHECKSUM_HEADER] !== undefined ? blobTarget(bucket, "read")() : []),
+        ],
       },
     },
     schema: {
@@ -38,7 +45,8 @@ export async function registerModelBlobRoute(fastify: FastifyInstance, app: AppC
       description:
         "Stored at `blobs/sha256/<sha256 of the content>`, compressed when MODEL_STORAGE_COMPRESSION is " +
         "on and it pays. Send `x-checksum-sha256` (hex) to skip the upload when the blob is stored " +
-        "already (200, `deduplicated`), and so that a body with another digest is refused (412) with " +
+        "already (200, `deduplicated`; needs `read` on `blobs/` too; a Content-Length other than the " +
+        "stored blob's size is 412), and so that a body with another digest is refused (412) with " +
         "nothing stored. `path` (the file's name in its version) lets the store skip compressing " +
         "formats that are compressed already. Name the blob in a version with PUT /v1/models/{type}/{version}.",
       querystring: z.object({
@@ -60,6 +68,13 @@ export async function registerModelBlobRoute(fastify: FastifyInstance, app: AppC
       }
       if (sha256) {
         const known = await app.models.hasBlob(sha256);
+        if (known && length !== undefined && /^\d+$/.test(length) && Number(length) !== known.size) {
+          throw new StorageError(
+            "PRECONDITION_FAILED",
+            `The blob ${sha256.toLowerCase()} is stored with ${known.size} bytes, not the declared ${length}: check the file and its sha256.`,
+            { field: "size", size: Number(length), sha256: sha256.toLowerCase() },
+          );
+        }
         if (known) {
           skipAudit(request);
           if (!request.raw.complete) {

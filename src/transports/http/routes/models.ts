@@ -122,14 +122,22 @@ export function registerModelRoutes(fastify: FastifyInstance, app: AppContext): 
     method: "PUT",
     url: "/v1/models/:type/:version",
     bodyLimit: MANIFEST_BODY_LIMIT,
-    config: { access: { operation: "models.publish", audited: true, url: typeTarget(bucket, "write") } },
+    config: {
+      access: {
+        operation: "models.publish",
+        audited: true,
+        // Naming a stored blob by its sha256 reads it, in effect: the version then serves its bytes.
+        url: (request) => [...typeTarget(bucket, "write")(request), ...blobTarget(bucket, "read")()],
+      },
+    },
     schema: {
       tags: [MODELS_TAG],
       summary: "Publish a version: a manifest of files whose blobs are stored already",
       description:
-        "Upload each file's bytes first (POST /v1/models/blobs, or an upload session to " +
-        "`blobs/sha256/<hex>`), then name them here by path and sha256. A blob that is not stored is " +
-        "412 PRECONDITION_FAILED naming it, and nothing is published. Versions never change: publishing " +
+        "Upload each file's bytes first (POST /v1/models/blobs, or for a large file an upload session " +
+        "from POST /v1/models/blobs/uploads), then name them here by path and sha256. A blob that is not stored is " +
+        "412 PRECONDITION_FAILED naming it, and nothing is published. Needs `write` on `{type}/` and `read` " +
+        "on `blobs/` (naming a blob by its hash reads it, in effect). Versions never change: publishing " +
         "an existing one is 409. `latest` moves to the new version.",
       params: VersionParams,
       body: z.object({

@@ -30,7 +30,7 @@ const CreateBody = z.object({
     ),
 });
 
-const SessionSchema = z
+export const SessionSchema = z
   .object({
     id: z.string(),
     bucket: z.string(),
@@ -81,7 +81,7 @@ const PartUrlsSchema = z.object({
 
 const IdParams = z.object({ id: z.string() });
 
-const sessionJson = (s: UploadSession) => ({
+export const sessionJson = (s: UploadSession) => ({
   id: s.id,
   bucket: s.bucket,
   key: s.key,
