@@ -4,9 +4,12 @@
  *
  *   packages/client/src/generated/protocol.ts   the error code registry (src/errors.ts) and the gRPC
  *                                               metadata keys (src/transports/grpc/*.ts)
- *   packages/client/src/generated/**            the generated message types storage.ts needs
- *                                               (copied from src/transports/grpc/generated)
- *   packages/client/proto/**                    storage.proto and what it imports, loaded at run time
+ *   packages/client/src/generated/**            the generated message types storage.ts and
+ *                                               upload_sessions.ts need (from src/transports/grpc/generated)
+ *   packages/client/src/generated/direct/**     the direct transfer (src/direct: part planning, hashing,
+ *                                               the upload-session driver) and src/bounded.ts it uses,
+ *                                               so the CLI and the npm client share one implementation
+ *   packages/client/proto/**                    storage.proto, upload_sessions.proto and their imports
  *
  * A copy rather than a module both import: the published package must hold its files, and the
  * server's files (run by type stripping, packed into the CLI's tarball) cannot depend on it.
@@ -21,7 +24,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ERROR_CODES } from "../src/errors.ts";
-import { LOADER_OPTIONS, PROTO_FILE } from "../src/transports/grpc/definition.ts";
+import { LOADER_OPTIONS, PROTO_FILE, UPLOAD_SESSIONS_PROTO_FILE } from "../src/transports/grpc/definition.ts";
 import { AUTHORIZATION_KEY, USER_ID_KEY } from "../src/transports/grpc/metadata.ts";
 import { SSE_C_KEY_METADATA, SSE_C_MD5_METADATA } from "../src/transports/grpc/sse-c.ts";
 import {
@@ -63,6 +66,7 @@ function protocolModule(): string {
     "",
     "/** The proto file of the API, and the proto-loader options the generated types were made with. */",
     `export const PROTO_FILE = ${JSON.stringify(PROTO_FILE)};`,
+    `export const UPLOAD_SESSIONS_PROTO_FILE = ${JSON.stringify(UPLOAD_SESSIONS_PROTO_FILE)};`,
     "export const LOADER_OPTIONS = {",
     ...Object.entries(LOADER_OPTIONS).map(
       ([name, value]) => `  ${name}: ${typeof value === "function" ? value.name : JSON.stringify(value)},`,
@@ -72,10 +76,13 @@ function protocolModule(): string {
   ].join("\n");
 }
 
-/** storage.ts and every generated type file it imports, transitively (the admin API's are left out). */
+/**
+ * storage.ts, upload_sessions.ts and every generated type file they import, transitively (the
+ * admin API's and the other stores' are left out).
+ */
 async function typeFiles(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const pending = ["storage.ts"];
+  const pending = ["storage.ts", "upload_sessions.ts"];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
     if (out.has(file)) continue;
     const text = await readFile(join(SERVER_TYPES, file), "utf8");
@@ -88,10 +95,10 @@ async function typeFiles(): Promise<Map<string, string>> {
   return out;
 }
 
-/** storage.proto and the non-Google files it imports (google/* ship with protobufjs). */
+/** The client's proto files and the non-Google files they import (google/* ship with protobufjs). */
 async function protoFiles(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const pending: string[] = [PROTO_FILE];
+  const pending: string[] = [PROTO_FILE, UPLOAD_SESSIONS_PROTO_FILE];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
     if (out.has(file)) continue;
     const text = await readFile(join(ROOT, "proto", file), "utf8");
@@ -99,6 +106,22 @@ async function protoFiles(): Promise<Map<string, string>> {
     for (const [, spec] of text.matchAll(/^import "([^"]+)";/gm)) {
       if (!spec?.startsWith("google/")) pending.push(spec as string);
     }
+  }
+  return out;
+}
+
+/** Hand-written leaf modules the client runs as they are (src/ path → path under generated/). */
+const SHARED_SOURCES: Record<string, string> = {
+  "src/bounded.ts": "bounded.ts",
+  "src/direct/parts.ts": "direct/parts.ts",
+  "src/direct/upload.ts": "direct/upload.ts",
+};
+
+async function sharedSources(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [source, copy] of Object.entries(SHARED_SOURCES)) {
+    const text = await readFile(join(ROOT, source), "utf8");
+    out.set(copy, `// ${NOTE} (${source})\n${text}`);
   }
   return out;
 }
@@ -128,6 +151,7 @@ async function formatted(path: string, text: string): Promise<string> {
 async function generate(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const [file, text] of await typeFiles()) out.set(join(CLIENT_TYPES, file), text);
+  for (const [file, text] of await sharedSources()) out.set(join(CLIENT_TYPES, file), text);
   const protocol = join(CLIENT_TYPES, "protocol.ts");
   out.set(protocol, await formatted(protocol, protocolModule()));
   for (const [file, text] of await protoFiles()) out.set(join(CLIENT_PROTO, file), text);

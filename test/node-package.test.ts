@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import rootPkg from "../package.json" with { type: "json" };
 import clientPkg from "../packages/client/package.json" with { type: "json" };
@@ -321,6 +322,121 @@ describe("@lumenslate/storage-client, packed", () => {
           { expectedSize: csv.length, sha256: sha256Hex(csv) },
         ],
       });
+    });
+  });
+
+  /**
+   * Files above the direct threshold move straight between the package and MinIO: an upload
+   * session the service completes (one index row, the file's sha256) and a presigned GET verified
+   * against the recorded sha256; `transfer: "proxy"` forces the service's path, and a service on
+   * the local backend (no direct path) is used through itself.
+   */
+  describe("direct transfers of large files", () => {
+    let h: GrpcHarness;
+    let local: GrpcHarness;
+    let localRoot: string;
+
+    beforeAll(async () => {
+      h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
+      localRoot = await mkdtemp(join(tmpdir(), "lumenslate-local-direct-"));
+      local = await startGrpc({
+        env: { RATE_LIMIT_ENABLED: "false", STORAGE_BACKEND: "local", STORAGE_LOCAL_ROOT: localRoot },
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await h?.close();
+      await local?.close();
+      if (localRoot) await rm(localRoot, { recursive: true, force: true });
+    });
+
+    const sessionStates = async (bucket: string, key: string) =>
+      (
+        await sql<{ state: string }>`
+          select state from upload_sessions where bucket = ${bucket} and key = ${key}`.execute(h.app.db)
+      ).rows.map((r) => r.state);
+
+    it("uploads and downloads above 64 MiB straight to MinIO, verified; proxy on request; local falls back", {
+      timeout: 600_000,
+    }, async () => {
+      const bucket = h.app.config.buckets.temp;
+      const rotKey = "direct/rot.bin";
+      await h.client.uploadBytes(Buffer.concat([Buffer.from("rot\n"), randomBytes(2 * 1024 * 1024)]), {
+        bucket,
+        objectName: rotKey,
+      });
+      const falsified = await h.app.db
+        .updateTable("object_versions")
+        .set({ sha256: "0".repeat(64) })
+        .where("bucket", "=", bucket)
+        .where("key", "=", rotKey)
+        .executeTakeFirst();
+      expect(Number(falsified.numUpdatedRows)).toBe(1);
+      await copyFile(join(ROOT, "test/node-package/direct.mts"), join(project, "direct.mts"));
+      await typecheck("direct.mts");
+      const since = new Date(Date.now() - 1000);
+
+      const localBucket = local.app.config.buckets.temp;
+      const scenario = await run(NODE24, ["direct.mts"], project, {
+        LSS_ADDRESS: h.address,
+        LSS_TOKEN: await h.issue("direct", [`${bucket}:*`]),
+        LSS_BUCKET: bucket,
+        LSS_ROT_KEY: rotKey,
+        LSS_LOCAL_ADDRESS: local.address,
+        LSS_LOCAL_TOKEN: await local.issue("direct-local", [`${localBucket}:*`]),
+        LSS_LOCAL_BUCKET: localBucket,
+      });
+      expect(scenario, scenario.stderr).toMatchObject({ code: 0 });
+      const out = JSON.parse(scenario.stdout.trim().split("\n").at(-1) as string);
+      const size = "model weights, in a test\n".length + 70 * 1024 * 1024;
+      const uploaded = { size, shaMatches: true };
+      expect(out.direct).toEqual({
+        uploaded,
+        statShaMatches: true,
+        upProgress: { last: size, increasing: true },
+        downloaded: true,
+        downloadedInfo: true,
+        downProgress: { last: size, increasing: true },
+      });
+      expect(out.proxy).toEqual({ uploaded, downloaded: true });
+      expect(out.rot).toEqual({
+        name: "DataCorruptedError",
+        isCorrupted: true,
+        sha256InDetails: "0".repeat(64),
+      });
+      expect(out.local).toEqual({
+        uploaded,
+        downloaded: true,
+        forcedUpload: { name: "UnsupportedOperationError", unsupported: true },
+        forcedDownload: "UNSUPPORTED_OPERATION",
+      });
+      expect(out.leftFiles).toEqual([]);
+
+      // The service's side: the large file came through one completed session and left one index
+      // row; its bytes never passed through UploadFile, and its download had a URL signed.
+      expect(await sessionStates(bucket, "direct/weights.bin")).toEqual(["completed"]);
+      expect(await sessionStates(bucket, "proxied/weights.bin")).toEqual([]);
+      const rows = await h.app.db
+        .selectFrom("object_versions")
+        .select(["sha256", "size"])
+        .where("bucket", "=", bucket)
+        .where("key", "=", "direct/weights.bin")
+        .execute();
+      const proxiedRow = await h.app.service.stat(bucket, "proxied/weights.bin");
+      expect(rows).toEqual([{ sha256: proxiedRow.sha256, size: expect.anything() }]);
+      expect(Number(rows[0]?.size)).toBe(size);
+      const actions = (key: string) =>
+        h.app.security.audit
+          .query({ since, bucket })
+          .then((records) => records.filter((r) => r.key === key && r.result === "OK").map((r) => r.action));
+      const direct = await actions("direct/weights.bin");
+      expect(direct).toEqual(
+        expect.arrayContaining(["upload-session-create", "upload-session-complete", "presign"]),
+      );
+      expect(direct).not.toContain("upload");
+      // Downloads are not audited; a URL signed for one is, and only the direct one had it.
+      const proxiedActions = await actions("proxied/weights.bin");
+      expect(proxiedActions).toContain("upload");
+      expect(proxiedActions).not.toContain("presign");
     });
   });
 

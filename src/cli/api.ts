@@ -71,6 +71,13 @@ export interface ProtoPushRequest {
   uploader: string;
 }
 
+/**
+ * Remote mode's path for a file: "proxy" through the service, "direct" straight to or from the
+ * object store (remote/direct.ts), "auto" direct for large files with the service as the fallback.
+ * Local mode always writes through its own service.
+ */
+export type Transfer = "auto" | "direct" | "proxy";
+
 export interface PutRequest {
   file: string;
   bucket: string;
@@ -82,12 +89,14 @@ export interface PutRequest {
   expectedSha256?: string;
   signal: AbortSignal;
   onProgress?: (bytes: number) => void;
+  transfer?: Transfer;
 }
 
 export interface GetOptions {
   versionId?: string;
   range?: ByteRange;
   signal: AbortSignal;
+  transfer?: Transfer;
 }
 
 export interface DeleteOutcome {

@@ -13,12 +13,23 @@ import {
 import { type CallSetup, downloadCall, type UploadBody, unaryCall, uploadCall } from "./calls.ts";
 import { announced, fileSha256, sha256Of } from "./checksums.ts";
 import { setCustomerKeyMetadata, storageProto } from "./definition.ts";
+import {
+  DEFAULT_DIRECT_THRESHOLD,
+  type DirectSettings,
+  directFail,
+  downloadPresigned,
+  fallsBack,
+  transferPlan,
+} from "./direct.ts";
 import { toClientError } from "./errors.ts";
+import { type SessionCalls, uploadDirect } from "./generated/direct/upload.ts";
 import type { FileInfo__Output } from "./generated/lumenslate/storage/v1/FileInfo.ts";
 import type { GetFileUrlResponse__Output } from "./generated/lumenslate/storage/v1/GetFileUrlResponse.ts";
 import type { ListFilesResponse__Output } from "./generated/lumenslate/storage/v1/ListFilesResponse.ts";
 import type { StatFileResponse__Output } from "./generated/lumenslate/storage/v1/StatFileResponse.ts";
 import type { StorageServiceClient } from "./generated/lumenslate/storage/v1/StorageService.ts";
+import type { UploadSession__Output } from "./generated/lumenslate/storage/v1/UploadSession.ts";
+import type { UploadSessionServiceClient } from "./generated/lumenslate/storage/v1/UploadSessionService.ts";
 import { AUTHORIZATION_KEY, REQUEST_ID_KEY, USER_ID_KEY } from "./generated/protocol.ts";
 import { type RetryOptions, RetryPolicy, retrying } from "./retry.ts";
 import type {
@@ -34,6 +45,7 @@ import type {
   ObjectRef,
   PresignedUrl,
   StatOptions,
+  Transfer,
   UploadOptions,
   UploadResult,
   UrlOptions,
@@ -75,9 +87,23 @@ export interface ConnectOptions {
   retry?: RetryPolicy | RetryOptions;
   /** Upload message size (default 1 MiB; must stay below the server's GRPC_MAX_MESSAGE_SIZE, 4 MiB by default). */
   chunkSize?: number;
+  /** How uploadFile and downloadToFile move files (default "auto"); a call's own `transfer` wins. See Transfer. */
+  transfer?: Transfer;
+  /** Size from which "auto" moves a file straight to or from the object store (default 64 MiB). */
+  directThreshold?: number;
+  /** Parts in flight at once in a direct upload (default 4). */
+  directConcurrency?: number;
 }
 
 const MiB = 1024 * 1024;
+
+/** `signal`, also aborted after `timeoutMs` (a direct transfer is many calls under one deadline). */
+const timeoutSignal = (signal: AbortSignal | undefined, timeoutMs: number | undefined) =>
+  timeoutMs === undefined
+    ? signal
+    : signal
+      ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+      : AbortSignal.timeout(timeoutMs);
 
 const pem = (value: Buffer | string | undefined) =>
   value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(value);
@@ -121,6 +147,8 @@ const toFileInfo = (file: FileInfo__Output | null | undefined): FileInfo => {
 export class StorageClient {
   /** The generated grpc-js client, for anything the helpers do not cover. */
   readonly raw: StorageServiceClient;
+  /** UploadSessionService on the same channel, for direct uploads. */
+  readonly #sessions: UploadSessionServiceClient;
   readonly #options: ConnectOptions;
   readonly #chunkSize: number;
   readonly #retry: RetryPolicy;
@@ -141,6 +169,8 @@ export class StorageClient {
       ...security.channel,
       ...options.channelOptions,
     });
+    const Sessions = storageProto().lumenslate.storage.v1.UploadSessionService;
+    this.#sessions = new Sessions(address, security.credentials, { channelOverride: this.raw.getChannel() });
     const { token, ...rest } = options;
     this.#options = rest;
     this.#authorization = token === undefined ? undefined : `Bearer ${token}`;
@@ -156,7 +186,15 @@ export class StorageClient {
   }
 
   close(): void {
+    this.#sessions.close();
     this.raw.close();
+  }
+
+  #direct(options: { transfer?: Transfer | undefined }): DirectSettings {
+    return {
+      transfer: options.transfer ?? this.#options.transfer ?? "auto",
+      threshold: this.#options.directThreshold ?? DEFAULT_DIRECT_THRESHOLD,
+    };
   }
 
   #setup(options: CallOptions & CustomerKeyOption, stream: boolean): Call {
@@ -246,6 +284,14 @@ export class StorageClient {
    */
   async uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
     const { size } = await stat(path);
+    const plan = transferPlan(this.#direct(options), size, options);
+    if (plan !== "proxy") {
+      try {
+        return await this.#uploadDirect(path, size, options);
+      } catch (err) {
+        if (plan === "direct" || !fallsBack(err)) throw toClientError(err);
+      }
+    }
     const sha256 = options.sha256 ?? (options.checksum === false ? undefined : await fileSha256(path));
     const open = () => createReadStream(path, { highWaterMark: this.#chunkSize });
     return this.#upload(
@@ -253,6 +299,77 @@ export class StorageClient {
       true,
       announced(options, size, () => sha256),
     );
+  }
+
+  /**
+   * uploadFile straight to the object store: an upload session whose parts are PUT to presigned
+   * URLs; the service completes it (checks the whole sha256, writes the index row once).
+   */
+  async #uploadDirect(path: string, size: number, options: UploadOptions): Promise<UploadResult> {
+    if (options.expectedSize !== undefined && options.expectedSize !== size) {
+      throw directFail(
+        "PRECONDITION_FAILED",
+        `The file has ${size} bytes, not the announced ${options.expectedSize}; nothing was stored.`,
+        { field: "expectedSize" },
+      );
+    }
+    const call = { signal: options.signal, userId: options.userId, requestId: options.requestId };
+    const signal = timeoutSignal(options.signal, options.timeoutMs);
+    const calls: SessionCalls<FileInfo__Output> = {
+      create: (req) =>
+        this.#unary<UploadSession__Output>("CreateUploadSession", { ...call, signal }, (s, cb) =>
+          this.#sessions.createUploadSession(
+            {
+              bucket: options.bucket,
+              objectName: options.objectName,
+              contentType: options.contentType ?? "",
+              metadata: options.metadata ?? {},
+              ...req,
+            },
+            s.metadata,
+            s.options,
+            cb,
+          ),
+        ),
+      partUrls: async (id, parts) =>
+        (
+          await this.#unary<{
+            parts: { partNumber: number; url: string; headers: Record<string, string> }[];
+          }>("GetUploadPartUrls", { ...call, signal }, (s, cb) =>
+            this.#sessions.getUploadPartUrls({ id, parts }, s.metadata, s.options, cb),
+          )
+        ).parts,
+      // Completion reads the object back to verify it: allow a minute plus a second per 10 MiB.
+      complete: (id) =>
+        this.#unary<FileInfo__Output>(
+          "CompleteUploadSession",
+          { ...call, signal, timeoutMs: 60_000 + Math.ceil(size / (10 * MiB)) * 1000 },
+          (s, cb) => this.#sessions.completeUploadSession({ id }, s.metadata, s.options, cb),
+        ),
+      abort: async (id) => {
+        await this.#unary("AbortUploadSession", call, (s, cb) =>
+          this.#sessions.abortUploadSession({ id }, s.metadata, s.options, cb),
+        );
+      },
+    };
+    const file = await uploadDirect(path, calls, {
+      concurrency: this.#options.directConcurrency,
+      sha256: options.sha256,
+      signal,
+      onProgress: options.onProgress,
+      fail: directFail,
+    });
+    return {
+      success: true,
+      message: "uploaded directly to the object store",
+      objectName: file.objectName,
+      bucket: file.bucket,
+      size: file.size,
+      etag: file.etag,
+      sha256: file.sha256,
+      versionId: file.versionId,
+      contentType: file.contentType,
+    };
   }
 
   /** One DownloadFile call, resolved once its header arrives. */
@@ -301,7 +418,11 @@ export class StorageClient {
    */
   async downloadToFile(path: string, options: DownloadOptions): Promise<FileInfo> {
     const temp = `${path}.partial-${randomBytes(6).toString("hex")}`;
+    const settings = this.#direct(options);
+    const plan = transferPlan(settings, Number.POSITIVE_INFINITY, options);
+    if (plan === "direct") return (await this.#downloadDirect(path, temp, options, settings)) as FileInfo;
     const call = this.#setup(options, true);
+    let large: FileInfo | undefined;
     try {
       const file = await this.#retrying(
         "DownloadFile",
@@ -309,6 +430,13 @@ export class StorageClient {
         () => true,
         async (setup) => {
           const download = await this.#download(options, setup);
+          // "auto" learns the size from the header (no extra call for small files); a large
+          // file's call is cancelled before it carries much, and the store serves it instead.
+          if (plan === "auto" && download.file.size >= settings.threshold) {
+            download.stream.destroy();
+            large = download.file;
+            return download.file;
+          }
           try {
             await pipeline(download.stream, createWriteStream(temp)); // "w": truncates a failed attempt's bytes
           } catch (err) {
@@ -318,11 +446,50 @@ export class StorageClient {
           return download.file;
         },
       );
+      if (!large) {
+        await rename(temp, path);
+        return file;
+      }
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw toClientError(err);
+    }
+    const direct = await this.#downloadDirect(path, temp, options, settings, large);
+    return direct ?? this.downloadToFile(path, { ...options, transfer: "proxy" });
+  }
+
+  /**
+   * downloadToFile from a presigned GET for the version `known` names (or StatFile reports),
+   * verified against its recorded sha256. Undefined when "auto" should go through the service
+   * instead, after a failure that falls back (see fallsBack).
+   */
+  async #downloadDirect(
+    path: string,
+    temp: string,
+    options: DownloadOptions,
+    settings: DirectSettings,
+    known?: FileInfo,
+  ): Promise<FileInfo | undefined> {
+    const call = { signal: options.signal, userId: options.userId, requestId: options.requestId };
+    const ref = { bucket: options.bucket, objectName: options.objectName };
+    try {
+      const file =
+        known ??
+        (await this.stat({ ...ref, ...(options.versionId ? { versionId: options.versionId } : {}) }, call));
+      // "null" is the version of an object written before versioning: the URL needs none.
+      const versionId = file.versionId && file.versionId !== "null" ? { versionId: file.versionId } : {};
+      const url = await this.presign({ ...ref, ...versionId, ...call });
+      await downloadPresigned(url.url, temp, file, {
+        verify: options.verify !== false,
+        signal: timeoutSignal(options.signal, options.timeoutMs),
+        onProgress: options.onProgress,
+      });
       await rename(temp, path);
       return file;
     } catch (err) {
       await rm(temp, { force: true });
-      throw toClientError(err);
+      if (settings.transfer === "direct" || !fallsBack(err)) throw toClientError(err);
+      return undefined;
     }
   }
 

@@ -55,6 +55,21 @@ export interface ProgressOption {
   onProgress?: (transferred: number, total: number | undefined) => void;
 }
 
+/**
+ * How a file moves: "proxy" through the service; "direct" straight to or from the object store
+ * with presigned URLs the service issues after its usual checks (uploads through an upload session
+ * the service completes, verifies and indexes; downloads verified against the recorded sha256);
+ * "auto" (the default) direct for files of at least `directThreshold`, falling back to the service
+ * when it has no direct path (local backend), the key may not presign, or the store is not
+ * reachable from here. Only uploadFile and downloadToFile move directly.
+ */
+export type Transfer = "auto" | "direct" | "proxy";
+
+export interface TransferOption {
+  /** Overrides the client's `transfer` for this call (uploadFile and downloadToFile only). */
+  transfer?: Transfer;
+}
+
 type Require<T, K extends keyof T> = Required<Pick<T, K>>;
 
 export type FileInfo = Omit<FileInfo__Output, "lastModified"> & { lastModified: Date };
@@ -83,7 +98,7 @@ export type UploadTarget = Require<UploadFileHeader, "bucket" | "objectName"> &
      */
     checksum?: boolean;
   };
-export type UploadOptions = UploadTarget & CallOptions & CustomerKeyOption & ProgressOption;
+export type UploadOptions = UploadTarget & CallOptions & CustomerKeyOption & ProgressOption & TransferOption;
 export type UploadResult = UploadFileResponse__Output;
 export type CopyResult = CopyFileResponse__Output;
 export type DeleteResult = DeleteFileResponse__Output;
@@ -95,7 +110,8 @@ export type DownloadOptions = Require<DownloadFileRequest, "bucket" | "objectNam
   Pick<DownloadFileRequest, "versionId"> &
   CallOptions &
   CustomerKeyOption &
-  ProgressOption & {
+  ProgressOption &
+  TransferOption & {
     range?: ByteRange;
     /**
      * Check a full read against the sha256 the service recorded (default true; ranged reads are

@@ -91,6 +91,21 @@ export function remoteOptions(command: Command): Command {
     .option("--token <token>", "API key token for --endpoint (default: LUMENSLATE_TOKEN, the login profile)");
 }
 
+/** --direct / --proxy (remote put and get): how the file moves, "auto" when neither is given. */
+export function transferOptions(command: Command): Command {
+  return command
+    .option(
+      "--direct",
+      "remote mode: straight to/from the object store (presigned URLs), never through the service",
+    )
+    .option("--proxy", "remote mode: through the service, even for a file above 64 MiB");
+}
+
+export function parseTransfer(opts: { direct?: boolean; proxy?: boolean }): "auto" | "direct" | "proxy" {
+  if (opts.direct && opts.proxy) throw invalid("direct", "Give --direct or --proxy, not both.");
+  return opts.direct ? "direct" : opts.proxy ? "proxy" : "auto";
+}
+
 /** The remote-mode flags of a command's options. */
 export const remoteFlags = (opts: { endpoint?: string; token?: string }) => ({
   endpoint: opts.endpoint,

@@ -6,7 +6,15 @@ import { writeFileAtomically } from "../files.ts";
 import { emit, formatFields, objectInfoFields, objectInfoJson, sizeText } from "../output.ts";
 import { shouldShowProgress, startProgress } from "../progress.ts";
 import { downloadTree, parseRemotePlace } from "../tree.ts";
-import { commonOptions, parseConcurrency, parseRange, remoteFlags, remoteOptions } from "./args.ts";
+import {
+  commonOptions,
+  parseConcurrency,
+  parseRange,
+  parseTransfer,
+  remoteFlags,
+  remoteOptions,
+  transferOptions,
+} from "./args.ts";
 import { emitTreeSummary } from "./mirror.ts";
 
 interface GetOptions {
@@ -14,6 +22,8 @@ interface GetOptions {
   range?: string;
   recursive?: boolean;
   concurrency: string;
+  direct?: boolean;
+  proxy?: boolean;
   json?: boolean;
   endpoint?: string;
   token?: string;
@@ -22,22 +32,28 @@ interface GetOptions {
 const usage = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "arguments" });
 
 export function registerGet(program: Command, ctx: CliContext): void {
-  remoteOptions(
-    commonOptions(
-      program
-        .command("get <bucket> <key> [file]")
-        .usage(
-          "[options] <bucket> <key> <file>\n       lumenslate-storage get -r [options] <bucket[/prefix]> <dir>",
-        )
-        .description(
-          "download an object to a file ('-' for stdout; full reads are verified by sha256), or with -r every object under a prefix",
-        )
-        .option("-r, --recursive", "download every object under <bucket[/prefix]> into <dir>/<relative key>")
-        .option("--version <id>", "a specific version")
-        .option("--range <start-end>", "only these bytes (inclusive; 'start-' reads to the end)")
-        .option("--concurrency <n>", "with -r: objects in flight at once (1-64)", "8"),
+  transferOptions(
+    remoteOptions(
+      commonOptions(
+        program
+          .command("get <bucket> <key> [file]")
+          .usage(
+            "[options] <bucket> <key> <file>\n       lumenslate-storage get -r [options] <bucket[/prefix]> <dir>",
+          )
+          .description(
+            "download an object to a file ('-' for stdout; full reads are verified by sha256), or with -r every object under a prefix",
+          )
+          .option(
+            "-r, --recursive",
+            "download every object under <bucket[/prefix]> into <dir>/<relative key>",
+          )
+          .option("--version <id>", "a specific version")
+          .option("--range <start-end>", "only these bytes (inclusive; 'start-' reads to the end)")
+          .option("--concurrency <n>", "with -r: objects in flight at once (1-64)", "8"),
+      ),
     ),
   ).action(async (first: string, second: string, third: string | undefined, opts: GetOptions) => {
+    const transfer = parseTransfer(opts);
     const out = ctx.output(opts);
     const show = shouldShowProgress({ json: out.json, stdout: ctx.io.stdout });
     if (opts.recursive) {
@@ -64,6 +80,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
     const result = await ctx.withApi(remoteFlags(opts), async (api, signal) => {
       const download = await api.get(bucket, key, {
         signal,
+        transfer,
         ...(opts.version ? { versionId: opts.version } : {}),
         ...(range ? { range } : {}),
       });

@@ -6,7 +6,16 @@ import type { CliContext } from "../context.ts";
 import { emit, formatFields, objectInfoFields, objectInfoJson } from "../output.ts";
 import { shouldShowProgress, startProgress } from "../progress.ts";
 import { parseRemotePlace, uploadTree } from "../tree.ts";
-import { collect, commonOptions, parseConcurrency, parseMeta, remoteFlags, remoteOptions } from "./args.ts";
+import {
+  collect,
+  commonOptions,
+  parseConcurrency,
+  parseMeta,
+  parseTransfer,
+  remoteFlags,
+  remoteOptions,
+  transferOptions,
+} from "./args.ts";
 import { emitTreeSummary } from "./mirror.ts";
 
 interface PutOptions {
@@ -16,6 +25,8 @@ interface PutOptions {
   sha256?: string;
   recursive?: boolean;
   concurrency: string;
+  direct?: boolean;
+  proxy?: boolean;
   json?: boolean;
   endpoint?: string;
   token?: string;
@@ -39,28 +50,31 @@ async function fileSize(file: string): Promise<number | undefined> {
 const usage = (message: string) => new StorageError("INVALID_ARGUMENT", message, { field: "arguments" });
 
 export function registerPut(program: Command, ctx: CliContext): void {
-  remoteOptions(
-    commonOptions(
-      program
-        .command("put <bucket> <key> [file]")
-        .usage(
-          "[options] <bucket> <key> <file>\n       lumenslate-storage put -r [options] <dir> <bucket[/prefix]>",
-        )
-        .description(
-          "upload a file (its sha256 is computed on the way and recorded with the version), or with -r every file under a directory",
-        )
-        .option("-r, --recursive", "upload every file under <dir> to <bucket[/prefix]>/<relative path>")
-        .option("--content-type <type>", "declared content type (checked against the content)")
-        .option("--meta <key=value>", "user metadata (repeatable)", collect, [])
-        .option(
-          "--owner <name>",
-          "owner recorded for the version (local mode; a service records the key's service)",
-          "cli",
-        )
-        .option("--sha256 <hex>", "expected sha256: a file with another digest is refused and not stored")
-        .option("--concurrency <n>", "with -r: files in flight at once (1-64)", "8"),
+  transferOptions(
+    remoteOptions(
+      commonOptions(
+        program
+          .command("put <bucket> <key> [file]")
+          .usage(
+            "[options] <bucket> <key> <file>\n       lumenslate-storage put -r [options] <dir> <bucket[/prefix]>",
+          )
+          .description(
+            "upload a file (its sha256 is computed on the way and recorded with the version), or with -r every file under a directory",
+          )
+          .option("-r, --recursive", "upload every file under <dir> to <bucket[/prefix]>/<relative path>")
+          .option("--content-type <type>", "declared content type (checked against the content)")
+          .option("--meta <key=value>", "user metadata (repeatable)", collect, [])
+          .option(
+            "--owner <name>",
+            "owner recorded for the version (local mode; a service records the key's service)",
+            "cli",
+          )
+          .option("--sha256 <hex>", "expected sha256: a file with another digest is refused and not stored")
+          .option("--concurrency <n>", "with -r: files in flight at once (1-64)", "8"),
+      ),
     ),
   ).action(async (first: string, second: string, third: string | undefined, opts: PutOptions) => {
+    const transfer = parseTransfer(opts);
     if (opts.recursive) {
       if (third !== undefined) throw usage("put -r takes two arguments: <dir> <bucket[/prefix]>.");
       const concurrency = parseConcurrency(opts.concurrency);
@@ -100,6 +114,7 @@ export function registerPut(program: Command, ctx: CliContext): void {
           owner: opts.owner,
           signal,
           onProgress: (bytes) => progress.update(bytes),
+          transfer,
           ...(opts.contentType ? { contentType: opts.contentType } : {}),
           ...(opts.sha256 ? { expectedSha256: opts.sha256 } : {}),
         });

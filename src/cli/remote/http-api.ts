@@ -11,6 +11,7 @@ import type { GetOptions, IssuedKeyView, PutRequest, StorageApi } from "../api.t
 import { remoteStats } from "../stats-api.ts";
 import { objectPath, type ServiceClient, serviceClient } from "./client.ts";
 import { remoteConfig } from "./config.ts";
+import { directGet, directPlan, directPut, fallsBack } from "./direct.ts";
 import { verifiedBody } from "./download.ts";
 import { remoteLogs } from "./logs.ts";
 import { remoteModels } from "./models.ts";
@@ -62,6 +63,14 @@ function uploadHeaders(req: PutRequest, size: number): Headers {
 
 async function put(client: ServiceClient, req: PutRequest): Promise<ObjectInfo> {
   const size = await fileSize(req.file);
+  const plan = directPlan(req.transfer, size, false);
+  if (plan !== "proxy") {
+    try {
+      return await directPut(client, req, size);
+    } catch (err) {
+      if (plan === "direct" || !fallsBack(err)) throw err;
+    }
+  }
   const headers = uploadHeaders(req, size);
   const file = createReadStream(req.file, { highWaterMark: UPLOAD_CHUNK });
   let sent = 0;
@@ -105,6 +114,9 @@ async function get(
   key: string,
   options: GetOptions,
 ): Promise<Download> {
+  if (directPlan(options.transfer, 0, options.range !== undefined) === "direct") {
+    return directGet(client, await head(client, bucket, key, options.versionId), options);
+  }
   const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
   const res = await client.send(
@@ -119,6 +131,17 @@ async function get(
   }
   const range = res.status === 206 ? parseContentRange(res.headers.get("content-range")) : undefined;
   const info = infoFromHeaders(bucket, key, res.headers, range ? range.size : length);
+  // "auto" learns the size from the service's answer (no extra request for small files); a large
+  // file's response is dropped before it carries much, and the store serves the file instead.
+  if (directPlan(options.transfer, length, range !== undefined) === "auto") {
+    await res.body.cancel().catch(() => {});
+    try {
+      return await directGet(client, info, options);
+    } catch (err) {
+      if (!fallsBack(err)) throw err;
+      return get(client, bucket, key, { ...options, transfer: "proxy" });
+    }
+  }
   const body = verifiedBody(res.body, {
     length,
     sha256: range ? undefined : info.sha256,

@@ -35,6 +35,7 @@ export const SSE_C_MD5_METADATA = "x-amz-server-side-encryption-customer-key-md5
 
 /** The proto file of the API, and the proto-loader options the generated types were made with. */
 export const PROTO_FILE = "lumenslate/storage/v1/storage.proto";
+export const UPLOAD_SESSIONS_PROTO_FILE = "lumenslate/storage/v1/upload_sessions.proto";
 export const LOADER_OPTIONS = {
   keepCase: false,
   longs: Number,
