@@ -50,7 +50,8 @@ export function executableScannerFor(
 export class ExecutableScanner {
   readonly #extension: string;
   readonly #head: Buffer;
-  readonly #tail: Buffer;
+  /** Allocated once the stream outgrows the head: a small upload never needs a tail. */
+  #tail: Buffer | undefined;
   #headLength = 0;
   #headChecked = false;
   /** Next write position in the tail ring; #wrapped once it has been filled at least once. */
@@ -60,17 +61,18 @@ export class ExecutableScanner {
 
   constructor(extension: string, window = SCAN_WINDOW_BYTES) {
     this.#extension = extension;
-    this.#head = Buffer.alloc(window);
-    this.#tail = Buffer.alloc(window);
+    // Unzeroed: only the bytes written are ever read (#headLength, #tailEnd and #wrapped say which).
+    this.#head = Buffer.allocUnsafe(window);
   }
 
-  /** Bytes this scanner holds on to, whatever the size of the stream. */
+  /** Bytes this scanner may hold on to, whatever the size of the stream. */
   get retainedBytes(): number {
-    return this.#head.length + this.#tail.length;
+    return 2 * this.#head.length;
   }
 
   /** Takes the next chunk; returns the refusal if the (now complete) head hides an executable. */
   update(chunk: Buffer): StorageError | undefined {
+    const before = this.#total;
     this.#total += chunk.length;
     if (!this.#headChecked) {
       const taken = chunk.copy(this.#head, this.#headLength);
@@ -81,7 +83,17 @@ export class ExecutableScanner {
         if (refusal) return refusal;
       }
     }
-    this.#remember(chunk);
+    const window = this.#head.length;
+    // While the stream fits in the head, the head is the tail too (finish() checks no tail then).
+    if (this.#total <= window) return undefined;
+    if (before <= window) {
+      // Just outgrew the head: the tail starts as the head's bytes, then takes the rest of the chunk.
+      this.#tail = Buffer.allocUnsafe(window);
+      this.#head.copy(this.#tail);
+      this.#tailEnd = 0;
+      this.#wrapped = true;
+      this.#remember(this.#tail, chunk.subarray(window - before));
+    } else if (this.#tail) this.#remember(this.#tail, chunk);
     return undefined;
   }
 
@@ -134,8 +146,7 @@ export class ExecutableScanner {
   }
 
   /** Writes the chunk into the tail ring (only its last `window` bytes can matter). */
-  #remember(chunk: Buffer): void {
-    const ring = this.#tail;
+  #remember(ring: Buffer, chunk: Buffer): void {
     let data = chunk;
     if (data.length >= ring.length) {
       data = data.subarray(data.length - ring.length);
@@ -155,7 +166,7 @@ export class ExecutableScanner {
 
   /** The ring's content in stream order (a copy of at most `window` bytes, made once per upload). */
   #tailBytes(): Buffer {
-    const ring = this.#tail;
+    const ring = this.#tail ?? this.#head.subarray(0, 0);
     if (!this.#wrapped) return ring.subarray(0, this.#tailEnd);
     return Buffer.concat([ring.subarray(this.#tailEnd), ring.subarray(0, this.#tailEnd)]);
   }

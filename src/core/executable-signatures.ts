@@ -53,17 +53,15 @@ const EXECUTABLE_MEMBERS = new Set([
   "dylib",
   "apk",
 ]);
-const LOCAL_HEADER = u32be(0x504b0304); // "PK\3\4": name length at +26, name at +30
-const CENTRAL_HEADER = u32be(0x504b0102); // "PK\1\2": name length at +28, name at +46
+const PK = Buffer.from("PK");
+/** After "PK": 3,4 opens a local file header, 1,2 a central directory entry. */
+const LOCAL_HEADER = { tag: 0x0304, lengthAt: 26, nameAt: 30 };
+const CENTRAL_HEADER = { tag: 0x0102, lengthAt: 28, nameAt: 46 };
 
 function u32be(value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(value);
   return b;
-}
-
-function* occurrences(buf: Buffer, magic: Buffer): Generator<number> {
-  for (let at = buf.indexOf(magic); at !== -1; at = buf.indexOf(magic, at + 1)) yield at;
 }
 
 function isElf(buf: Buffer, at: number): boolean {
@@ -116,9 +114,12 @@ const CHECKS: [ExecutableKind, Buffer[], (buf: Buffer, at: number) => boolean][]
 
 /** The first confirmed executable header in `buf` (one cut off by the buffer's end is not seen). */
 export function findExecutable(buf: Buffer): { kind: ExecutableKind; offset: number } | undefined {
+  // Plain indexOf loops: a generator per magic cost more than the searches on small uploads.
   for (const [kind, magics, confirm] of CHECKS) {
     for (const magic of magics) {
-      for (const at of occurrences(buf, magic)) if (confirm(buf, at)) return { kind, offset: at };
+      for (let at = buf.indexOf(magic); at !== -1; at = buf.indexOf(magic, at + 1)) {
+        if (confirm(buf, at)) return { kind, offset: at };
+      }
     }
   }
   return undefined;
@@ -129,19 +130,32 @@ export function findExecutable(buf: Buffer): { kind: ExecutableKind; offset: num
  * file headers and central directory entries (whichever are inside the buffer).
  */
 export function findExecutableMember(buf: Buffer): string | undefined {
-  for (const [magic, lengthAt, nameAt] of [
-    [LOCAL_HEADER, 26, 30],
-    [CENTRAL_HEADER, 28, 46],
-  ] as const) {
-    for (const at of occurrences(buf, magic)) {
-      if (at + nameAt > buf.length) continue;
-      const end = at + nameAt + buf.readUInt16LE(at + lengthAt);
-      if (end > buf.length) continue;
-      const extension = executableExtension(buf.toString("latin1", at + nameAt, end));
+  // One search for "PK" serves both kinds of header; local headers are still judged first.
+  const central: number[] = [];
+  for (let at = buf.indexOf(PK); at !== -1 && at + 4 <= buf.length; at = buf.indexOf(PK, at + 1)) {
+    const tag = buf.readUInt16BE(at + 2);
+    if (tag === CENTRAL_HEADER.tag) central.push(at);
+    else if (tag === LOCAL_HEADER.tag) {
+      const extension = memberExtension(buf, at, LOCAL_HEADER);
       if (extension) return extension;
     }
   }
+  for (const at of central) {
+    const extension = memberExtension(buf, at, CENTRAL_HEADER);
+    if (extension) return extension;
+  }
   return undefined;
+}
+
+function memberExtension(
+  buf: Buffer,
+  at: number,
+  header: { lengthAt: number; nameAt: number },
+): string | undefined {
+  if (at + header.nameAt > buf.length) return undefined;
+  const end = at + header.nameAt + buf.readUInt16LE(at + header.lengthAt);
+  if (end > buf.length) return undefined;
+  return executableExtension(buf.toString("latin1", at + header.nameAt, end));
 }
 
 function executableExtension(name: string): string | undefined {

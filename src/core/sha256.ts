@@ -225,8 +225,12 @@ export class StreamingSha256 {
       // comes back) before the worker forgets the job.
       worker?.postMessage({ id, drop: true });
     }
+    // Only a pending digest() or update() needs the error: building one (with its stack) on every
+    // normal disposal showed up in the GET profile.
+    if (!this.#rejectDigest && !this.#drained) return;
     const gone = new Error("StreamingSha256: disposed");
     this.#rejectDigest?.(gone);
+    this.#rejectDigest = undefined;
     this.#drained?.abandon(gone);
     this.#drained = undefined;
   }
@@ -255,10 +259,14 @@ export class StreamingSha256 {
             resume();
           }
         },
-        onDigest: (hex) => this.#resolveDigest?.(hex),
+        onDigest: (hex) => {
+          this.#resolveDigest?.(hex);
+          this.#rejectDigest = undefined;
+        },
         onFail: (err) => {
           this.#failure = err;
           this.#rejectDigest?.(err);
+          this.#rejectDigest = undefined;
           this.#drained?.resume();
           this.#drained = undefined;
         },

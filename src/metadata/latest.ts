@@ -4,9 +4,9 @@ import type { DatabaseSchema } from "./schema.ts";
 /**
  * The statements behind "exactly one latest row per key, and it is the store's current object"
  * (the design is described at MetadataRepository.recordVersion). Each runs inside the transaction
- * that holds the key's lock, and each changes is_latest in its own statement: the partial unique
- * index on (bucket, key) where is_latest is checked row by row, so a demotion must be done before
- * the promotion it makes room for.
+ * that holds the key's lock. The partial unique index on (bucket, key) where is_latest is checked
+ * row by row, so a demotion must be done before the promotion it makes room for: in a statement of
+ * its own, or (upsertVersion) one whose result the promoted row is computed from.
  */
 
 type Tx = Transaction<DatabaseSchema>;
@@ -39,6 +39,48 @@ export async function demoteOthers(tx: Tx, bucket: string, key: string, keep: st
     .where("is_latest", "=", true)
     .where("version_id", "<>", keep)
     .execute();
+}
+
+/** A version's row as recordVersion writes it (MetadataRepository's NewObjectVersion). */
+export interface VersionValues {
+  bucket: string;
+  key: string;
+  versionId: string;
+  size: number;
+  sha256: string;
+  etag: string;
+  contentType: string;
+  metadata: Record<string, string>;
+  owner: string;
+}
+
+/**
+ * Writes a version's row (inserted, or replaced if the index has it already) and returns it; as
+ * latest, the key's other rows are demoted by the same statement. The demotion must land before
+ * the row, or the one-latest index refuses it; statements in a WITH run in no promised order, so
+ * the new row's is_latest is computed from the demotion's complete result: the row cannot exist
+ * before the demotion has finished.
+ */
+export async function upsertVersion(tx: Tx, v: VersionValues, asLatest: boolean, now: Date) {
+  const { rows } = await sql<Record<string, unknown>>`
+    with demoted as (
+      update object_versions set is_latest = false, updated_at = ${now}
+      where ${asLatest}::boolean and bucket = ${v.bucket} and key = ${v.key} and is_latest
+        and version_id <> ${v.versionId}
+      returning 1)
+    insert into object_versions as o (bucket, key, version_id, size, sha256, etag, content_type,
+      metadata, owner, is_latest, created_at, updated_at)
+    values (${v.bucket}, ${v.key}, ${v.versionId}, ${v.size}, ${v.sha256}, ${v.etag}, ${v.contentType},
+      ${JSON.stringify(v.metadata)}, ${v.owner},
+      ${asLatest}::boolean and (select count(*) from demoted) >= 0, ${now}, ${now})
+    on conflict (bucket, key, version_id) do update set size = excluded.size, sha256 = excluded.sha256,
+      etag = excluded.etag, content_type = excluded.content_type, metadata = excluded.metadata,
+      owner = excluded.owner, is_latest = excluded.is_latest, created_at = excluded.created_at,
+      updated_at = excluded.updated_at
+    returning o.*`.execute(tx);
+  const row = rows[0];
+  if (!row) throw new Error("upsertVersion: the insert returned no row");
+  return row;
 }
 
 /**

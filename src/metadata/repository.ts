@@ -3,7 +3,7 @@ import { NULL_VERSION } from "../backends/object-store.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import type { Database } from "./database.ts";
 import { guardDb } from "./guard.ts";
-import { demoteOthers, lockKey, promoteNewest, type StoreCurrent, settleOn } from "./latest.ts";
+import { lockKey, promoteNewest, type StoreCurrent, settleOn, upsertVersion } from "./latest.ts";
 import { charLength, delimiterEnd, folderResume, prefixEnd } from "./listing.ts";
 import {
   type DeletedKey,
@@ -117,7 +117,8 @@ export class MetadataRepository {
    * writer after it saw C too and left it latest.
    *
    * Costs one HEAD per write, made while the transaction holds the lock and a database connection
-   * (on PGlite the only one, so embedded index writes run one HEAD at a time). Without `current`
+   * (on PGlite the only one, so embedded index writes run one HEAD at a time), and four round trips
+   * to the database (begin, lock, write, commit). Without `current`
    * (reconcile adopting what a HEAD just returned) the version is taken to be the current one.
    * Returns the row written, or undefined when an overwritten "null" version was not recorded.
    */
@@ -135,28 +136,11 @@ export class MetadataRepository {
           state.versionId === v.versionId &&
           (v.versionId !== NULL_VERSION || state.etag === v.etag);
         if (!isCurrent && v.versionId === NULL_VERSION) return undefined;
-        if (isCurrent) await demoteOthers(tx, v.bucket, v.key, v.versionId, now);
-        else if (typeof state === "object") await settleOn(tx, v.bucket, v.key, state.versionId, now);
-        const values = {
-          bucket: v.bucket,
-          key: v.key,
-          version_id: v.versionId,
-          size: v.size,
-          sha256: v.sha256,
-          etag: v.etag,
-          content_type: v.contentType,
-          metadata: JSON.stringify(v.metadata),
-          owner: v.owner,
-          is_latest: isCurrent,
-          created_at: now,
-          updated_at: now,
-        };
-        const row = await tx
-          .insertInto("object_versions")
-          .values(values)
-          .onConflict((oc) => oc.columns(["bucket", "key", "version_id"]).doUpdateSet({ ...values }))
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        if (!isCurrent && typeof state === "object")
+          await settleOn(tx, v.bucket, v.key, state.versionId, now);
+        // The common case (this version is current) demotes the others and writes its row in one
+        // statement: one round trip fewer while the lock and the connection are held.
+        const row = await upsertVersion(tx, v, isCurrent, now);
         return toRecord(row as Row);
       }),
     );
