@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CopyObjectCommand,
@@ -81,6 +81,19 @@ const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: b
   return failure ? customerKeyError(failure, context, cause) : fromSdkError(cause, context);
 };
 
+/**
+ * The body as a stream of its own chunks. lib-storage reads a Readable with for-await, whose read()
+ * concatenates everything buffered into one new Buffer, before it concatenates again into a part:
+ * through an object-mode pass-through each read returns one chunk as it came, so a byte is copied
+ * once on its way to S3 (into its part), not twice. Errors and early ends travel both ways, as
+ * with the body itself (destroying the body still fails the upload).
+ */
+function chunkByChunk(body: Readable): Readable {
+  const chunks = new PassThrough({ objectMode: true, highWaterMark: 2 });
+  pipeline(body, chunks, () => {});
+  return chunks;
+}
+
 /** ObjectStore over any S3-compatible service (MinIO, AWS S3, GCS interop) with the AWS SDK v3. */
 export class S3Store implements ObjectStore {
   readonly kind = "s3" as const;
@@ -149,7 +162,7 @@ export class S3Store implements ObjectStore {
       params: {
         Bucket: bucket,
         Key: key,
-        Body: body,
+        Body: chunkByChunk(body),
         ContentType: options.contentType,
         Metadata: options.metadata,
         ...customerKeyParams(options.sseCustomerKey),

@@ -4,6 +4,7 @@ import type {
   ServiceDefinition,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { chunkAwareSerializer, chunkFieldNumber } from "./chunk-pieces.ts";
 import { strictDeserializer } from "./interceptors/messages.ts";
 import { methodAccess } from "./methods.ts";
 
@@ -17,7 +18,8 @@ export interface ServedMethod {
  * The one way services get onto the server (StorageService, health and reflection alike: the
  * latter two are handed this instead of the server). It fails fast: a method that is neither
  * public nor in OPERATIONS (methods.ts) stops the server at start-up instead of being served
- * without a key check. Every request deserializer is made strict (interceptors/messages.ts).
+ * without a key check. Every request deserializer is made strict (interceptors/messages.ts), and
+ * every streamed response with a `bytes chunk` field also takes ChunkPieces (chunk-pieces.ts).
  */
 export class ServiceRegistry {
   readonly #server: Pick<Server, "addService">;
@@ -43,10 +45,20 @@ export class ServiceRegistry {
       );
     }
     const strict = Object.fromEntries(
-      Object.entries(service).map(([name, method]: [string, MethodDefinition<unknown, unknown>]) => [
-        name,
-        { ...method, requestDeserialize: strictDeserializer(method.path, method.requestDeserialize) },
-      ]),
+      Object.entries(service).map(([name, method]: [string, MethodDefinition<unknown, unknown>]) => {
+        // Download streams send their bytes as ChunkPieces, encoded without a gathering copy.
+        const chunkField = chunkFieldNumber(method);
+        return [
+          name,
+          {
+            ...method,
+            requestDeserialize: strictDeserializer(method.path, method.requestDeserialize),
+            ...(chunkField !== undefined
+              ? { responseSerialize: chunkAwareSerializer(chunkField, method.responseSerialize) }
+              : {}),
+          },
+        ];
+      }),
     ) as ServiceDefinition;
     this.#server.addService(strict, implementation);
     for (const definition of Object.values(strict) as MethodDefinition<unknown, unknown>[]) {

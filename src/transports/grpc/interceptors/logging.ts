@@ -8,6 +8,7 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "../../../log.ts";
 import { safeRequestId } from "../../../security/request-id.ts";
+import { ChunkPieces } from "../chunk-pieces.ts";
 import { deadlinePassed } from "../deadline.ts";
 import type { GrpcMetrics } from "../metrics.ts";
 import { ERROR_CODE_KEY, REQUEST_ID_KEY, statusName } from "../status.ts";
@@ -17,6 +18,7 @@ const QUIET_PREFIXES = ["/grpc.health.v1.", "/grpc.reflection."];
 
 /** Bytes of object data in a message: the `chunk` of upload and download messages, else 0. */
 const chunkBytes = (message: unknown): number => {
+  if (message instanceof ChunkPieces) return message.size;
   const chunk = (message as { chunk?: unknown } | null)?.chunk;
   return chunk instanceof Uint8Array ? chunk.byteLength : 0;
 };

@@ -15,6 +15,7 @@ export interface ServerCallLike {
   getPath(): string;
   getPeer(): string;
   once(event: "cancelled", listener: () => void): unknown;
+  removeListener(event: "cancelled", listener: () => void): unknown;
 }
 
 export interface CallScope {
@@ -26,12 +27,18 @@ export interface CallScope {
   gate: CallGate;
   /** The status to send for an error; INTERNAL details are logged here with the request id. */
   status(err: unknown): StatusObject;
+  /**
+   * The handler has answered (or will not answer): the 'cancelled' grpc-js emits after every call's
+   * end is then no cancel, and the signal stays as it is. Call it just before answering.
+   */
+  answered(): void;
 }
 
 /**
- * Per-call state for a handler. grpc-js emits 'cancelled' whenever a call ends (also after a normal
- * finish, when aborting is harmless), so the signal reaches the core on every early end and the
- * core aborts its multipart upload or download.
+ * Per-call state for a handler. grpc-js emits 'cancelled' whenever a call ends, so the signal
+ * reaches the core on every early end and the core aborts its multipart upload or download. After
+ * a normal finish the same event means nothing: `answered()` stops listening first, so a finished
+ * call builds no error (the profile of large transfers showed one built per call).
  */
 export function openScope(call: ServerCallLike, logger: Logger, security: Security): CallScope {
   const controller = new AbortController();
@@ -45,6 +52,9 @@ export function openScope(call: ServerCallLike, logger: Logger, security: Securi
   };
   if (call.cancelled) abort();
   else call.once("cancelled", abort);
+  const answered = () => {
+    call.removeListener("cancelled", abort);
+  };
   // The logging interceptor has already replaced an unsafe id; checking again keeps a handler
   // safe on a server wired without it.
   const requestId = safeRequestId(call.metadata.get(REQUEST_ID_KEY)[0]);
@@ -56,6 +66,7 @@ export function openScope(call: ServerCallLike, logger: Logger, security: Securi
     gate: new CallGate(security, call, requestId),
     status: (err) =>
       toStatus(err, (internal) => log.error({ err: internal.cause ?? internal }, "grpc: internal error")),
+    answered,
   };
 }
 

@@ -1,8 +1,10 @@
 import { once } from "node:events";
+import { PassThrough, pipeline, Readable } from "node:stream";
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import type { Logger } from "../../../log.ts";
 import type { Security } from "../../../security/index.ts";
+import { ChunkPieces } from "../chunk-pieces.ts";
 import type { DownloadFileRequest__Output } from "../generated/lumenslate/storage/v1/DownloadFileRequest.ts";
 import type { DownloadFileResponse } from "../generated/lumenslate/storage/v1/DownloadFileResponse.ts";
 import { customerKeyFromMetadata } from "../sse-c.ts";
@@ -10,33 +12,39 @@ import { type CallScope, type InFlight, openScope } from "./call-scope.ts";
 import { fileInfo } from "./convert.ts";
 
 const KiB = 1024;
-/** Chunks are gathered up to this size: fewer, larger messages cost less per byte than the store's ~16 KiB reads. */
+/** Reads are grouped up to this size: fewer, larger messages cost less per byte than the store's ~16 KiB reads. */
 const TARGET_CHUNK = 256 * KiB;
 const MAX_CHUNK = 1024 * KiB;
 /** Room for the message's own framing within the max message size. */
 const FRAMING = 64;
 
-/** Re-slices a byte stream into chunks of `target` to `max` bytes (the last may be shorter). */
-export async function* rechunk(
+/**
+ * Groups a byte stream's reads into messages of `target` to `max` bytes (the last may be shorter),
+ * splitting a read larger than what is left of `max` without copying it. The pieces stay as they
+ * are: the chunk-aware serializer (chunk-pieces.ts) copies them into the message once.
+ */
+export async function* regroup(
   source: AsyncIterable<Buffer>,
   target: number,
   max: number,
-): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
+): AsyncGenerator<ChunkPieces> {
+  let pieces: Buffer[] = [];
   let size = 0;
-  const flush = function* (): Generator<Buffer> {
-    const whole = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size);
-    parts = [];
-    size = 0;
-    for (let at = 0; at < whole.length; at += max) yield whole.subarray(at, at + max);
-  };
-  for await (const piece of source) {
-    if (piece.length === 0) continue;
-    parts.push(piece);
-    size += piece.length;
-    if (size >= target) yield* flush();
+  for await (const read of source) {
+    let piece = read;
+    while (piece.length > 0) {
+      const take = Math.min(piece.length, max - size);
+      pieces.push(take === piece.length ? piece : piece.subarray(0, take));
+      size += take;
+      piece = piece.subarray(take);
+      if (size >= target) {
+        yield new ChunkPieces(pieces, size);
+        pieces = [];
+        size = 0;
+      }
+    }
   }
-  if (size > 0) yield* flush();
+  if (size > 0) yield new ChunkPieces(pieces, size);
 }
 
 type Call = ServerWritableStream<DownloadFileRequest__Output, DownloadFileResponse>;
@@ -51,6 +59,18 @@ export async function send<T>(
   if (!call.write(message)) await once(call, "drain", { signal });
 }
 
+/**
+ * A Readable's chunks as they came. Its own async iterator reads with read(), which concatenates
+ * everything buffered into a new Buffer; an object-mode pass-through hands over one chunk per
+ * read, for regroup to pass on uncopied. Errors travel both ways.
+ */
+function chunksOf(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  if (!(body instanceof Readable) || body.readableObjectMode) return body;
+  const chunks = new PassThrough({ objectMode: true, highWaterMark: 2 });
+  pipeline(body, chunks, () => {});
+  return chunks;
+}
+
 /** Sends a byte stream as `{ chunk }` messages that fit the max message size, with flow control. */
 export async function sendChunks<T extends { chunk?: Buffer }>(
   call: ServerWritableStream<unknown, T>,
@@ -59,8 +79,9 @@ export async function sendChunks<T extends { chunk?: Buffer }>(
   signal: AbortSignal,
 ): Promise<void> {
   const max = Math.max(1, Math.min(MAX_CHUNK, maxMessageBytes - FRAMING));
-  for await (const chunk of rechunk(body, Math.min(TARGET_CHUNK, max), max)) {
-    await send(call, { chunk } as T, signal);
+  for await (const chunk of regroup(chunksOf(body), Math.min(TARGET_CHUNK, max), max)) {
+    // Encoded as `{ chunk }` by the method's serializer, which register.ts makes chunk-aware.
+    await send(call, chunk as unknown as T, signal);
   }
 }
 
@@ -116,7 +137,8 @@ export function serverStreaming<Req, Res>(
   return (call) => {
     const scope = openScope(call, deps.logger, deps.security);
     deps.inFlight.track(
-      run(call, scope).catch((err: unknown) => {
+      run(call, scope).then(scope.answered, (err: unknown) => {
+        scope.answered();
         // After a cancel nobody is listening; otherwise grpc-js ends the call with this status.
         if (!call.cancelled) call.emit("error", scope.status(err));
       }),

@@ -38,6 +38,7 @@ function fakeCall(entries: Record<string, string>): ServerCallLike {
     getPath: () => "/x",
     getPeer: () => "::ffff:10.0.0.7:51234",
     once: () => undefined,
+    removeListener: () => undefined,
   };
 }
 

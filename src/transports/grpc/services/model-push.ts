@@ -52,9 +52,15 @@ export function pushModel(
     const work = scope.gate.mutation("models.push", (facts) => receive(call, scope, deps, facts));
     deps.inFlight.track(
       work.then(
-        (version) => callback(null, version),
+        (version) => {
+          scope.answered();
+          callback(null, version);
+        },
         // Leaving the for-await loop early has destroyed the call's stream already.
-        (err: unknown) => callback(scope.status(err)),
+        (err: unknown) => {
+          scope.answered();
+          callback(scope.status(err));
+        },
       ),
     );
   };

@@ -26,8 +26,14 @@ export function unary<Req, Res>(
     const scope = openScope(call, deps.logger, deps.security);
     deps.inFlight.track(
       run(call.request, scope, call.metadata).then(
-        (response) => callback(null, response),
-        (err: unknown) => callback(scope.status(err)),
+        (response) => {
+          scope.answered();
+          callback(null, response);
+        },
+        (err: unknown) => {
+          scope.answered();
+          callback(scope.status(err));
+        },
       ),
     );
   };

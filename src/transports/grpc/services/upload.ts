@@ -107,7 +107,8 @@ export class UploadDecoder<H = UploadFileHeader__Output> extends Transform {
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.#reject(err ?? new StorageError("CANCELLED", "The upload stream was closed."));
+    // Every decoder is destroyed once it ended; only one closed before its header leaves a waiter.
+    if (!this.#gotHeader) this.#reject(err ?? new StorageError("CANCELLED", "The upload stream was closed."));
     done(err);
   }
 }
@@ -152,9 +153,13 @@ export function serveUpload<H, Req, Res>(
   });
   deps.inFlight.track(
     work.then(
-      (response) => callback(null, response),
+      (response) => {
+        scope.answered();
+        callback(null, response);
+      },
       (err: unknown) => {
         decoder.destroy();
+        scope.answered();
         callback(scope.status(err));
       },
     ),
