@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../src/backends/s3/client.ts";
 import { blobKey } from "../src/stores/models/index.ts";
 import { sha256Of, uploadableBytes } from "./support/data.ts";
-import { expectProblem, type HttpHarness, json, jsonPost, startHttp } from "./support/http.ts";
+import { download, expectProblem, type HttpHarness, json, jsonPost, startHttp } from "./support/http.ts";
 
 /**
  * /v1/models over real sockets on the shared MinIO: blobs uploaded by content (deduplicated before
@@ -28,35 +28,6 @@ interface VersionJson {
   uploader: string;
   createdAt: string;
   aliases: string[];
-}
-
-interface Received {
-  status: number;
-  contentLength: number;
-  bytes: Buffer;
-  complete: boolean;
-}
-
-/** GET over a real socket, counting what arrives until the end or the connection breaks. */
-function download(url: string, token: string): Promise<Received> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      const done = (complete: boolean) =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentLength: Number(res.headers["content-length"] ?? -1),
-          bytes: Buffer.concat(chunks),
-          complete,
-        });
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => done(res.complete));
-      res.on("error", () => done(false));
-      res.on("aborted", () => done(false));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 describe("models over HTTP", () => {

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { open, readdir } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +7,7 @@ import type { AppContext } from "../src/app.ts";
 import { DATA_FILE_RE } from "../src/backends/local/layout.ts";
 import { uploadableBytes } from "./support/data.ts";
 import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
-import { type HttpHarness, startHttp } from "./support/http.ts";
+import { download, type HttpHarness, type Received, startHttp } from "./support/http.ts";
 
 /**
  * A full download is verified against the recorded sha256, and a reader never receives every byte
@@ -20,35 +19,6 @@ import { type HttpHarness, startHttp } from "./support/http.ts";
  */
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-interface Received {
-  status: number;
-  contentLength: number;
-  bytes: Buffer;
-  complete: boolean;
-}
-
-/** GET over a real socket, counting what arrives until the end or the connection breaks. */
-function download(url: string, token: string): Promise<Received> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      const done = (complete: boolean) =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentLength: Number(res.headers["content-length"] ?? -1),
-          bytes: Buffer.concat(chunks),
-          complete,
-        });
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => done(res.complete));
-      res.on("error", () => done(false));
-      res.on("aborted", () => done(false));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 async function findDataFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
 import { expect } from "vitest";
 import type { AppContext } from "../../src/app.ts";
@@ -139,3 +140,33 @@ export type { ObjectInfoJson } from "../../src/transports/http/schemas.ts";
 
 /** The JSON body of a response, typed by the caller. */
 export const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
+
+/** What a raw GET received: a download that breaks mid-way shows as `complete: false`. */
+export interface Received {
+  status: number;
+  contentLength: number;
+  bytes: Buffer;
+  complete: boolean;
+}
+
+/** GET over a real socket, counting what arrives until the end or the connection breaks. */
+export function download(url: string, token: string): Promise<Received> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = (complete: boolean) =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentLength: Number(res.headers["content-length"] ?? -1),
+          bytes: Buffer.concat(chunks),
+          complete,
+        });
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => done(res.complete));
+      res.on("error", () => done(false));
+      res.on("aborted", () => done(false));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
