@@ -1,4 +1,5 @@
 import { sql, type Transaction } from "kysely";
+import type { NewObjectVersion } from "./repository.ts";
 import type { DatabaseSchema } from "./schema.ts";
 
 /**
@@ -41,19 +42,6 @@ export async function demoteOthers(tx: Tx, bucket: string, key: string, keep: st
     .execute();
 }
 
-/** A version's row as recordVersion writes it (MetadataRepository's NewObjectVersion). */
-export interface VersionValues {
-  bucket: string;
-  key: string;
-  versionId: string;
-  size: number;
-  sha256: string;
-  etag: string;
-  contentType: string;
-  metadata: Record<string, string>;
-  owner: string;
-}
-
 /**
  * Writes a version's row (inserted, or replaced if the index has it already) and returns it; as
  * latest, the key's other rows are demoted by the same statement. The demotion must land before
@@ -61,7 +49,7 @@ export interface VersionValues {
  * the new row's is_latest is computed from the demotion's complete result: the row cannot exist
  * before the demotion has finished.
  */
-export async function upsertVersion(tx: Tx, v: VersionValues, asLatest: boolean, now: Date) {
+export async function upsertVersion(tx: Tx, v: NewObjectVersion, asLatest: boolean, now: Date) {
   const { rows } = await sql<Record<string, unknown>>`
     with demoted as (
       update object_versions set is_latest = false, updated_at = ${now}
