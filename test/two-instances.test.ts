@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, stopPostgres } from "../scripts/stack-lib.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import { createKey, fetchWithKey, type HttpHarness, startHttp } from "./support/http.ts";
 
 const KEYS = 50;
@@ -50,7 +49,7 @@ describe("two instances on one MinIO and one PostgreSQL", () => {
       const keys = Array.from({ length: KEYS }, (_, i) => `race/${String(i).padStart(2, "0")}.bin`);
       const put = async (h: HttpHarness, key: string) => {
         // Different lengths per instance, so the uploads finish in no fixed order.
-        const body = randomBytes(h === a ? 1000 + key.length : 3000 + key.length * 7);
+        const body = uploadableBytes(h === a ? 1000 + key.length : 3000 + key.length * 7);
         const res = await fetchWithKey(writer)(h.objectUrl(bucket, key), { method: "PUT", body });
         expect(res.status, await res.clone().text()).toBe(201);
       };
