@@ -324,7 +324,11 @@ export async function measureTransports(inputs: TransportInputs): Promise<string
     const samples = withLarge ? await measureLarge(inputs, large, pids, profiled) : undefined;
     const rss = withLarge ? await measureRss(inputs, t, pids.server) : undefined;
     const ops = Number(process.env.BENCH_SMALL_OPS ?? 2048);
-    const small = await measureSmall(t, ops, inputs.repeats, pids, profiled);
+    // BENCH_SMALL=0: only the large transfers.
+    const small =
+      process.env.BENCH_SMALL === "0"
+        ? undefined
+        : await measureSmall(t, ops, inputs.repeats, pids, profiled);
 
     const label = inputs.sizeMiB >= 1024 ? `${inputs.sizeMiB / 1024} GiB` : `${inputs.sizeMiB} MiB`;
     const pairs: LargePair[] = PAIRS.map((p) => ({
@@ -337,7 +341,7 @@ export async function measureTransports(inputs: TransportInputs): Promise<string
     }));
     return [
       ...(withLarge ? largeTable(label, inputs.repeats, pairs) : []),
-      ...smallTable(ops, inputs.repeats, small),
+      ...(small ? smallTable(ops, inputs.repeats, small) : []),
       ...(rss ? rssTable(label, inputs.smallMiB, rss) : []),
     ];
   } finally {

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { StorageError } from "../errors.ts";
 import type { ExecutableScanner } from "./executable-scan.ts";
+import { streamed } from "./scavenge-pacer.ts";
 import { type HashOptions, StreamingSha256 } from "./sha256.ts";
 
 export interface IngestLimits {
@@ -48,6 +49,7 @@ export class IngestGuard extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
+    streamed(chunk.length);
     const { maxBytes, expectedSize } = this.#limits;
     if (this.#bytes > maxBytes) {
       callback(
@@ -155,6 +157,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#bytes += chunk.length;
+    streamed(chunk.length);
     const previous = this.#held;
     this.#held = chunk;
     const wait = this.#hash.update(chunk);

@@ -70,6 +70,14 @@ describe("chunkAwareSerializer", () => {
       chunk: Buffer.concat([ordered(70_000), ordered(5)]),
     });
   });
+  it("encodes into one reused buffer, valid until its next message (grpc-js copies it at once)", () => {
+    const first = serialize(new ChunkPieces([Buffer.from("aaaa")], 4));
+    expect(first.subarray(2).toString()).toBe("aaaa");
+    const second = serialize(new ChunkPieces([Buffer.from("bbbb")], 4));
+    expect(second.subarray(2).toString()).toBe("bbbb");
+    expect(second.buffer).toBe(first.buffer);
+    expect(first.subarray(2).toString()).toBe("bbbb");
+  });
   it("leaves every other message to the method's own serializer", () => {
     expect(serialize({ header: {} }).toString()).toBe("fallback");
   });

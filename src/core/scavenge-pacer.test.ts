@@ -1,0 +1,79 @@
+import { createHash } from "node:crypto";
+import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { describe, expect, it } from "vitest";
+import { IngestGuard, VerifyingStream } from "./ingest.ts";
+import { PACE, pacing, streamed } from "./scavenge-pacer.ts";
+
+const CHUNK = 64 * 1024;
+
+/** Young collections V8 reports while `work` runs. */
+async function minorCollectionsDuring(work: () => Promise<void> | void): Promise<number> {
+  let minor = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } };
+      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  await work();
+  // GC entries are delivered asynchronously.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.disconnect();
+  return minor;
+}
+
+/** `total` bytes as fresh 64 KiB buffers, the way socket reads arrive. */
+function socketLike(total: number, fill = 7): Readable {
+  let left = total;
+  return new Readable({
+    read() {
+      if (left === 0) return void this.push(null);
+      const n = Math.min(CHUNK, left);
+      left -= n;
+      this.push(Buffer.alloc(n, fill));
+    },
+  });
+}
+
+const drain = async (source: AsyncIterable<unknown>) => {
+  for await (const _ of source);
+};
+
+describe("scavenge pacer", () => {
+  it("can ask V8 for young collections here, without leaving `gc` exposed", () => {
+    expect(pacing().available).toBe(true);
+    expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
+  });
+
+  it("runs one young collection per PACE bytes streamed, and none below it", async () => {
+    const before = pacing().collections;
+    streamed(PACE - 1);
+    expect(pacing().collections).toBe(before);
+    const atPace = await minorCollectionsDuring(() => {
+      streamed(PACE);
+      streamed(PACE);
+    });
+    expect(pacing().collections).toBe(before + 2);
+    // ...and V8 reports them as young collections (scavenges), not full ones.
+    expect(atPace).toBeGreaterThanOrEqual(2);
+  });
+
+  it("is fed by uploads (IngestGuard) and verified downloads (VerifyingStream)", async () => {
+    const size = 3 * PACE;
+    const start = pacing().collections;
+    const guard = new IngestGuard({ maxBytes: size });
+    await pipeline(socketLike(size), guard, drain);
+    const afterUpload = pacing().collections;
+    // Pending bytes carry over between streams, so 3 PACEs give at least 2 and at most 3.
+    expect(afterUpload - start).toBeGreaterThanOrEqual(2);
+    expect(afterUpload - start).toBeLessThanOrEqual(3);
+
+    const sha256 = createHash("sha256").update(Buffer.alloc(size, 7)).digest("hex");
+    const verifier = new VerifyingStream({ sha256, size, bucket: "b", key: "k" });
+    await pipeline(socketLike(size), verifier, drain);
+    expect(pacing().collections - afterUpload).toBeGreaterThanOrEqual(2);
+  });
+});

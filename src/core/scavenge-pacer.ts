@@ -1,0 +1,52 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/**
+ * Young-generation collections paced by the bytes streamed through the service.
+ *
+ * Every socket read hands the service a new 64 KiB buffer outside the JS heap. A streamed byte dies
+ * young, but V8 only runs a young collection when the (small) on-heap young generation fills, which
+ * a stream of few, large buffers hardly does; meanwhile the off-heap bytes pile up until V8 answers
+ * the "external memory pressure" with a full mark-compact of the whole heap, about every 64 MiB.
+ * Measured on a 1 GiB download over HTTP (2 cores): a full collection every ~100 ms, half the
+ * server's CPU per GiB. A young collection every PACE bytes frees those buffers first for well
+ * under a millisecond each, and the full collections stop (4.1 -> 2.0 CPU-s/GiB, 340 -> 510 MiB/s).
+ *
+ * Asking for a young collection needs V8's `gc` function, which Node only exposes behind a flag; it
+ * is taken once here, from a throwaway context, and the flag is put back, so nothing else sees it.
+ * Where it cannot be had, pacing is off and V8 behaves as it always did.
+ */
+
+/** Streamed bytes between two young collections: well under V8's 64 MiB external-memory step. */
+export const PACE = 16 * 1024 * 1024;
+
+type MinorGc = (options: { type: "minor" }) => void;
+
+function takeGc(): MinorGc | undefined {
+  try {
+    setFlagsFromString("--expose-gc");
+    return runInNewContext("gc") as MinorGc;
+  } catch {
+    return undefined;
+  } finally {
+    setFlagsFromString("--no-expose-gc");
+  }
+}
+
+const gc = takeGc();
+let pending = 0;
+let collections = 0;
+
+/** Counts bytes that passed through a stream and are now garbage (or soon will be). */
+export function streamed(bytes: number): void {
+  pending += bytes;
+  if (pending < PACE || gc === undefined) return;
+  pending = 0;
+  collections += 1;
+  gc({ type: "minor" });
+}
+
+/** How many paced collections have run (for tests), and whether pacing is available at all. */
+export function pacing(): { available: boolean; collections: number } {
+  return { available: gc !== undefined, collections };
+}
