@@ -13,7 +13,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Secret } from "../../config/secret.ts";
 import { isStorageError, StorageError } from "../../errors.ts";
@@ -49,6 +48,8 @@ import {
 import { fromS3Error } from "./errors.ts";
 import { COPY_DEFAULTS, copySourceOf, multipartCopy } from "./multipart-copy.ts";
 import { S3MultipartSessions } from "./multipart-sessions.ts";
+import { PartBuffers } from "./part-buffers.ts";
+import { putInParts } from "./part-upload.ts";
 import { conditionFailure, conditionParams } from "./write-condition.ts";
 
 type Context = { bucket?: string; key?: string; versionId?: string };
@@ -82,8 +83,8 @@ const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: b
 };
 
 /**
- * The body as a stream of its own chunks. lib-storage reads a Readable with for-await, whose read()
- * concatenates everything buffered into one new Buffer, before it concatenates again into a part:
+ * The body as a stream of its own chunks. A Readable's own for-await reads with read(), which
+ * concatenates everything buffered into one new Buffer before putInParts copies it into a part:
  * through an object-mode pass-through each read returns one chunk as it came, so a byte is copied
  * once on its way to S3 (into its part), not twice. Errors and early ends travel both ways, as
  * with the body itself (destroying the body still fails the upload).
@@ -98,23 +99,26 @@ function chunkByChunk(body: Readable): Readable {
 export class S3Store implements ObjectStore {
   readonly kind = "s3" as const;
   readonly capabilities = { presign: true, versioning: true };
-  /** lib-storage keeps up to queueSize parts of partSize in flight (one PutObject buffers the body). */
+  /** Up to queueSize parts held at once, in flight or being filled (one PutObject buffers the body). */
   get uploadBufferBytes(): number {
     return this.#options.partSize * this.#options.queueSize;
   }
-  /** A body of unknown size is buffered up to one part before lib-storage picks PutObject or multipart. */
+  /** A body of unknown size is buffered up to one part before it is known to need a multipart upload. */
   get uploadPartBytes(): number {
     return this.#options.partSize;
   }
   readonly client: S3Client;
   readonly multipartSessions: S3MultipartSessions;
   readonly #options: S3StoreOptions;
+  readonly #partBuffers: PartBuffers;
   #support: Promise<CustomerKeySupport> | undefined;
 
   constructor(client: S3Client, options: S3StoreOptions) {
     this.client = client;
     this.multipartSessions = new S3MultipartSessions(client);
     this.#options = options;
+    // One upload's worth of spare part buffers is kept for the next one.
+    this.#partBuffers = new PartBuffers(options.partSize, options.queueSize);
   }
 
   /** SSE-C keys go only over TLS: an https endpoint (or none, where the SDK always uses https). */
@@ -153,40 +157,36 @@ export class S3Store implements ObjectStore {
 
   async put(bucket: string, key: string, body: Readable, options: PutOptions): Promise<PutResult> {
     await this.#requireTls(options.sseCustomerKey, { bucket, key });
-    // lib-storage spreads these params into CreateMultipartUpload, every UploadPart and Complete,
-    // so the SSE-C headers reach each part of a multipart upload, and the condition reaches the
-    // request that makes the object visible (PutObject or CompleteMultipartUpload; the others have
-    // no such field and leave it out).
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: bucket,
-        Key: key,
-        Body: chunkByChunk(body),
-        ContentType: options.contentType,
-        Metadata: options.metadata,
-        ...customerKeyParams(options.sseCustomerKey),
-        ...conditionParams(options.condition),
-      },
-      partSize: this.#options.partSize,
-      queueSize: this.#options.queueSize,
-      leavePartsOnError: false,
-    });
-    if (options.onProgress) {
-      const onProgress = options.onProgress;
-      upload.on("httpUploadProgress", (p) => onProgress(p.loaded ?? 0));
-    }
-    // Cancel by failing the body: lib-storage then aborts the multipart upload before done() settles,
-    // so a cancelled upload leaves no parts behind (upload.abort() would settle first).
+    // Cancel by failing the body: the upload then aborts its multipart upload before it settles,
+    // so a cancelled upload leaves no parts behind.
     const onAbort = () => body.destroy(Object.assign(new Error("Upload cancelled."), { name: "AbortError" }));
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       if (options.signal?.aborted) onAbort();
-      const result = await upload.done();
+      const result = await putInParts(
+        this.client,
+        chunkByChunk(body),
+        {
+          bucket,
+          key,
+          create: { ContentType: options.contentType, Metadata: options.metadata },
+          // SSE-C headers go on every request; the condition only on the one that makes the
+          // object visible (PutObject or CompleteMultipartUpload).
+          every: customerKeyParams(options.sseCustomerKey),
+          visible: conditionParams(options.condition),
+        },
+        {
+          buffers: this.#partBuffers,
+          queueSize: this.#options.queueSize,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        },
+      );
       return { etag: result.ETag ?? "", versionId: result.VersionId ?? NULL_VERSION };
     } catch (err) {
+      if (isStorageError(err)) throw err;
       const cause = options.sseCustomerKey ? withoutRequest(err) : err;
-      // A refused Complete has already had its parts aborted by lib-storage (leavePartsOnError).
+      // A refused completion has already had its multipart upload aborted (part-upload.ts).
       const refused = conditionFailure(cause, options.condition, { bucket, key });
       throw refused ?? fromSdkError(cause, { bucket, key });
     } finally {
