@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UploadRequest } from "../src/core/types.ts";
 import type { TestApp } from "./support/app.ts";
 import { createTestApp } from "./support/app.ts";
-import { bufferStream } from "./support/data.ts";
+import { bufferStream, uploadableBytes } from "./support/data.ts";
 
 const MiB = 1024 * 1024;
 const PDF = Buffer.from("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", "latin1");
@@ -178,7 +177,7 @@ describe("bad input is refused with a typed error and writes nothing", () => {
     const body = new Readable({
       read() {
         read += MiB;
-        this.push(read > 40 * MiB ? null : randomBytes(MiB));
+        this.push(read > 40 * MiB ? null : uploadableBytes(MiB));
       },
     });
     await expectRefused(upload({ key: "huge.bin", body }), "TOO_LARGE");

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -7,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODES } from "../src/cli/main.ts";
 import { runCli } from "./support/cli.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import { bearer } from "./support/http.ts";
 
 /**
@@ -115,7 +114,7 @@ describe("the CLI beside a serve on the embedded database", () => {
 
     // put, cp and rm are visible to the server at once and audited.
     const file = join(dir, "a.bin");
-    const data = randomBytes(10_000);
+    const data = uploadableBytes(10_000);
     await writeFile(file, data);
     expect(
       json<{ sha256: string }>(await runCli(env, "put", "temp", "beside/a.bin", file, "--json")).sha256,

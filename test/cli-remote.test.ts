@@ -10,7 +10,7 @@ import { EXIT_CODES, main } from "../src/cli/main.ts";
 import { objectInfoJson, toJsonValue } from "../src/cli/output.ts";
 import { runCli, textSink } from "./support/cli.ts";
 import { testEnv } from "./support/config.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import { type HttpHarness, startHttp } from "./support/http.ts";
 
 /**
@@ -71,7 +71,7 @@ describe("object commands with --endpoint and --token", () => {
 
   it("round-trips put, stat, ls, get, cp, presign and rm with matching sha256", async () => {
     const file = join(tmp, "model.bin");
-    const data = randomBytes(300 * 1024 + 7);
+    const data = uploadableBytes(300 * 1024 + 7);
     await writeFile(file, data);
     const sha256 = sha256Of(data);
 
@@ -188,7 +188,7 @@ describe("local mode", () => {
   it("audits put, cp and rm with protocol cli, as a service audits its callers", async () => {
     const api = localApi(h.app);
     const file = join(tmp, "local-audit.bin");
-    await writeFile(file, randomBytes(100));
+    await writeFile(file, uploadableBytes(100));
     const since = new Date(Date.now() - 1000);
     const signal = new AbortController().signal;
     await api.put({ file, bucket: temp, key: "local/a.bin", metadata: {}, owner: "ops", signal });
@@ -211,7 +211,7 @@ describe("LUMENSLATE_URL, LUMENSLATE_TOKEN and login", () => {
   it("uses the service named in the environment", async () => {
     const env = { ...bare, LUMENSLATE_URL: h.base, LUMENSLATE_TOKEN: h.token };
     const file = join(tmp, "env.bin");
-    await writeFile(file, randomBytes(4096));
+    await writeFile(file, uploadableBytes(4096));
     const sha256 = await sha256File(file);
     expect(json(await runCli(env, "put", temp, "env/a.bin", file, "--json"))).toMatchObject({ sha256 });
     expect(json(await runCli(env, "stat", temp, "env/a.bin", "--json"))).toMatchObject({
@@ -239,7 +239,7 @@ describe("LUMENSLATE_URL, LUMENSLATE_TOKEN and login", () => {
     expect(JSON.parse(await readFile(profile, "utf8"))).toEqual({ url: h.base, token: h.token });
 
     const file = join(tmp, "profile.bin");
-    await writeFile(file, randomBytes(2048));
+    await writeFile(file, uploadableBytes(2048));
     const sha256 = await sha256File(file);
     expect(json(await runCli(env, "put", temp, "profile/a.bin", file, "--json"))).toMatchObject({ sha256 });
     expect(json(await runCli(env, "stat", temp, "profile/a.bin", "--json"))).toMatchObject({ sha256 });
@@ -333,7 +333,7 @@ describe("mirror and recursive put/get", () => {
     for (let i = 0; i < TREE_FILES; i++) {
       const dir = join(tree, `d${i % 10}`, `s${i % 3}`);
       await mkdir(dir, { recursive: true });
-      const data = randomBytes(64 + (i % 200));
+      const data = uploadableBytes(64 + (i % 200));
       total += data.length;
       await writeFile(join(dir, `f${i}.bin`), data);
     }
@@ -377,9 +377,9 @@ describe("mirror and recursive put/get", () => {
   it("puts and gets a directory with -r", async () => {
     const dir = join(tmp, "rec");
     await mkdir(join(dir, "a", "b"), { recursive: true });
-    await writeFile(join(dir, "top.bin"), randomBytes(1000));
-    await writeFile(join(dir, "a", "mid.bin"), randomBytes(2000));
-    await writeFile(join(dir, "a", "b", "deep.bin"), randomBytes(3000));
+    await writeFile(join(dir, "top.bin"), uploadableBytes(1000));
+    await writeFile(join(dir, "a", "mid.bin"), uploadableBytes(2000));
+    await writeFile(join(dir, "a", "b", "deep.bin"), uploadableBytes(3000));
     const up = json<Summary>(await runCli(env(), "put", "-r", dir, `${temp}/rec`, "--json"));
     expect(up).toMatchObject({ files: 3, uploaded: 3, failed: 0, bytes: 6000 });
     const listed = json<{ objects: { key: string }[] }>(

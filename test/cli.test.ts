@@ -1,14 +1,14 @@
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { once } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Config, loadConfig } from "../src/config/config.ts";
 import { testEnv } from "./support/config.ts";
+import { uploadableBytes, writeRandomFile } from "./support/data.ts";
 
 /**
  * The real CLI as a child process against the shared MinIO: what a person or a script sees
@@ -60,20 +60,6 @@ async function json<T = Record<string, unknown>>(...args: string[]): Promise<T> 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/** Random bytes in 1 MiB chunks (never the whole file in memory); returns their sha256. */
-async function writeRandomFile(path: string, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  const file = createWriteStream(path);
-  for (let written = 0; written < size; written += MiB) {
-    const chunk = randomBytes(Math.min(MiB, size - written));
-    hash.update(chunk);
-    if (!file.write(chunk)) await once(file, "drain");
-  }
-  file.end();
-  await once(file, "finish");
   return hash.digest("hex");
 }
 
@@ -145,7 +131,7 @@ describe("lumenslate-storage CLI", () => {
 
   it("refuses an upload whose sha256 differs from --sha256, and stores nothing", async () => {
     const file = join(tmp, "small.bin");
-    await writeFile(file, randomBytes(1000));
+    await writeFile(file, uploadableBytes(1000));
     const run = await cli("put", temp, "wrong.bin", file, "--sha256", "0".repeat(64));
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^error: PRECONDITION_FAILED: [^\n]+\n$/);

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orphanCount } from "../src/core/reconcile.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { uploadableBytes } from "./support/data.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 
 const MiB = 1024 * 1024;
@@ -28,7 +28,11 @@ describe("fault: MinIO killed mid-upload", () => {
   it("fails with UNAVAILABLE, writes no row, and reconcile finds no orphans after restart", async () => {
     const bucket = app.config.buckets.temp;
     const key = "fault/big.bin";
-    await app.service.upload({ bucket, key: "fault/before.bin", body: Readable.from([randomBytes(1024)]) });
+    await app.service.upload({
+      bucket,
+      key: "fault/before.bin",
+      body: Readable.from([uploadableBytes(1024)]),
+    });
 
     let sent = 0;
     let killing: Promise<void> | undefined;
@@ -36,7 +40,7 @@ describe("fault: MinIO killed mid-upload", () => {
       read() {
         sent += MiB;
         if (sent === 64 * MiB) killing = minio.kill();
-        this.push(sent > 512 * MiB ? null : randomBytes(MiB));
+        this.push(sent > 512 * MiB ? null : uploadableBytes(MiB));
       },
     });
     const error = await app.service.upload({ bucket, key, body }).then(

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { connect as connectHttp2 } from "node:http2";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
@@ -8,7 +7,7 @@ import { storagePackageDefinition } from "../src/transports/grpc/definition.ts";
 import { type GrpcServer, startGrpcServer } from "../src/transports/grpc/server.ts";
 import type { UploadDecoder } from "../src/transports/grpc/services/upload.ts";
 import type { TestApp } from "./support/app.ts";
-import { digestStream, randomSource } from "./support/data.ts";
+import { digestStream, randomSource, uploadableBytes } from "./support/data.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { watchUpload } from "./support/watch.ts";
 
@@ -24,7 +23,7 @@ function stallingBody(sendBytes: number): { stream: Readable; sent: () => number
     read() {
       if (sent >= sendBytes) return; // stall: never push again
       sent += MiB;
-      this.push(randomBytes(MiB));
+      this.push(uploadableBytes(MiB));
     },
   });
   return { stream, sent: () => sent };
@@ -187,7 +186,7 @@ describe("gRPC cancellation, deadlines and shutdown", () => {
       stream.on("data", () => {});
       const started = Date.now();
       stream.write(serialize({ header: { bucket, objectName: key } }));
-      for (let i = 0; i < 10; i++) stream.write(serialize({ chunk: randomBytes(MiB) }));
+      for (let i = 0; i < 10; i++) stream.write(serialize({ chunk: uploadableBytes(MiB) }));
       // Usually the multipart upload has started when the deadline passes (so there are parts to
       // clean up); on a slow machine the deadline may come first. Either way nothing may be left.
       let ended = false;

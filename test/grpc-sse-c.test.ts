@@ -3,7 +3,7 @@ import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DownloadResult, StorageClientError } from "../packages/client/src/index.ts";
 import { SSE_C_KEY_METADATA, SSE_C_MD5_METADATA } from "../src/transports/grpc/sse-c.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import { failure, type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 import { createTestCa, type TestCa } from "./support/tls.ts";
@@ -40,7 +40,7 @@ describe("gRPC API: customer-provided keys (SSE-C)", () => {
   let bucket: string;
   const key = randomBytes(32);
   const keyTexts = [key.toString("base64"), key.toString("hex"), key.toString("base64url")];
-  const data = randomBytes(20 * MiB + 123);
+  const data = uploadableBytes(20 * MiB + 123);
   const objectName = "secret/data.bin";
   const ref = () => ({ bucket, objectName });
   /** Nothing under `prefix` in the TLS MinIO: not in the store, and not in the index. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppContext, createApp } from "../src/app.ts";
 import { type HttpServer, startHttpServer } from "../src/transports/http/server.ts";
 import { testConfig } from "./support/config.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 import {
   createKey,
   expectProblem,
@@ -25,7 +25,7 @@ function countingBody(limit: number) {
   const stream = new Readable({
     read() {
       if (state.sent >= limit) return void this.push(null);
-      const chunk = randomBytes(256 * 1024);
+      const chunk = uploadableBytes(256 * 1024);
       state.sent += chunk.length;
       this.push(chunk);
     },

@@ -31,8 +31,12 @@ async function* body() {
   yield Buffer.from("--" + boundary + '\\r\\nContent-Disposition: form-data; name="key"\\r\\n\\r\\n' + key + "\\r\\n");
   yield Buffer.from("--" + boundary + '\\r\\nContent-Disposition: form-data; name="file"; filename="generated.bin"\\r\\n' +
     "Content-Type: application/octet-stream\\r\\n\\r\\n");
+  // The file starts with fixed text: the service refuses content whose first bytes look like an
+  // executable or a disguised format, and pure random bytes now and then do.
+  const prefix = Buffer.from("lumenslate test data\\n");
   for (let sent = 0; sent < Number(size); ) {
-    const chunk = randomBytes(Math.min(1 << 20, Number(size) - sent));
+    const length = Math.min(1 << 20, Number(size) - sent);
+    const chunk = sent === 0 ? Buffer.concat([prefix, randomBytes(length)]).subarray(0, length) : randomBytes(length);
     hash.update(chunk);
     sent += chunk.length;
     yield chunk;

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uploadableBytes } from "./support/data.ts";
 import { type HttpHarness, startHttp } from "./support/http.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 import { createTestCa, type TestCa } from "./support/tls.ts";
@@ -17,7 +18,7 @@ describe("HTTP API: customer-provided keys (SSE-C)", () => {
   let tls: HttpHarness;
   let plain: HttpHarness;
   const key = randomBytes(32);
-  const data = randomBytes(20 * MiB + 123);
+  const data = uploadableBytes(20 * MiB + 123);
 
   beforeAll(async () => {
     pki = await createTestCa();

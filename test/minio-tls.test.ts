@@ -11,7 +11,7 @@ import { customerKey } from "../src/core/customer-key.ts";
 import { StorageError } from "../src/errors.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { testConfig } from "./support/config.ts";
-import { bufferStream, collect, sha256Of } from "./support/data.ts";
+import { bufferStream, collect, sha256Of, uploadableBytes } from "./support/data.ts";
 import { type MinioServer, startMinio } from "./support/minio.ts";
 import { createTestCa, type TestCa } from "./support/tls.ts";
 
@@ -156,7 +156,7 @@ describe("MinIO over TLS with a private CA", () => {
   });
 
   it("SSE-C round trip of a multipart object: every part carries the key, reads verify sha256", async () => {
-    const data = randomBytes(40 * MiB);
+    const data = uploadableBytes(40 * MiB);
     const objectKey = "ssec/big.pkl";
     sent.length = 0;
     const info = await app.service.upload({

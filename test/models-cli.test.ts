@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { CliRun } from "./support/cli.ts";
 import { describeBothModes } from "./support/cli-modes.ts";
+import { uploadableBytes } from "./support/data.ts";
 
 /**
  * `model push|pull|ls|rm|alias|gc` in local mode (embedded PGlite, filesystem backend) and in
@@ -49,7 +50,7 @@ async function modelDir(dir: string, weights: Buffer, config: Buffer, vocab: Buf
 function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
   // The remote service's registry may share its database with other suites: a type of this run only.
   const type = `cli-${label}-${randomBytes(3).toString("hex")}`;
-  const weights = randomBytes(256 * 1024);
+  const weights = uploadableBytes(256 * 1024);
   const config = Buffer.from(JSON.stringify({ layers: 4, label }));
   const vocab = Buffer.from(`${randomBytes(8).toString("hex")}\nthe\nof\nand\n`.repeat(50));
 
@@ -116,7 +117,7 @@ function workflow(cli: (...argv: string[]) => Promise<CliRun>, label: string) {
 
   it("lists versions newest first, filtered by type and tag", async () => {
     const dir = join(modes.tmp, `${label}-v2`);
-    await modelDir(dir, randomBytes(128 * 1024), config, vocab);
+    await modelDir(dir, uploadableBytes(128 * 1024), config, vocab);
     json<VersionJson>(
       await cli("model", "push", dir, "--type", type, "--version", "2.0.0", "--tag", "large", "--json"),
     );

@@ -10,6 +10,7 @@ import type { ModelPushHeader } from "../src/transports/grpc/generated/lumenslat
 import type { ModelStorageServiceClient } from "../src/transports/grpc/generated/lumenslate/storage/v1/ModelStorageService.ts";
 import type { ModelVersion__Output } from "../src/transports/grpc/generated/lumenslate/storage/v1/ModelVersion.ts";
 import { ERROR_CODE_KEY, ERROR_DETAILS_KEY } from "../src/transports/grpc/status.ts";
+import { uploadableBytes } from "./support/data.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 
 /**
@@ -127,10 +128,10 @@ const list = (req: ListModelsRequest) => unary<ListModelsResponse__Output>("List
 const gc = (dryRun: boolean, token = h.adminToken) =>
   unary<CollectGarbageResponse__Output>("CollectGarbage", { dryRun, graceSeconds: 0 }, token);
 
-const weights = randomBytes(300 * 1024);
+const weights = uploadableBytes(300 * 1024);
 const config = Buffer.from(JSON.stringify({ layers: 12, hidden: 768, run }));
-const vocab = randomBytes(70 * 1024);
-const weights2 = randomBytes(200 * 1024);
+const vocab = uploadableBytes(70 * 1024);
+const weights2 = uploadableBytes(200 * 1024);
 
 beforeAll(async () => {
   h = await startGrpc({ env: { RATE_LIMIT_ENABLED: "false" } });
@@ -199,7 +200,7 @@ describe("ModelStorageService", () => {
     );
     expect(again).toMatchObject({ code: "ALREADY_EXISTS", errorCode: "ALREADY_EXISTS" });
 
-    const body = randomBytes(1000);
+    const body = uploadableBytes(1000);
     const wrong = await refusal(
       push({ modelType: TYPE, version: "9.9.9" }, [
         { path: "w.bin", body, sha256: sha(Buffer.from("other")) },
@@ -258,7 +259,7 @@ describe("ModelStorageService", () => {
   });
 
   it("ends a download whose stored bytes fail the sha256 check with DATA_LOSS, after the header", async () => {
-    const big = randomBytes(3 * 1024 * 1024 + 17);
+    const big = uploadableBytes(3 * 1024 * 1024 + 17);
     await push({ modelType: `bad-${run}`, version: "1.0.0" }, [{ path: "w.bin", body: big }]);
     // The index row now claims other bytes than the bucket holds (the object itself untouched).
     const updated = await h.app.db

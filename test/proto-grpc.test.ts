@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -11,6 +11,7 @@ import type { ProtoStorageServiceClient } from "../src/transports/grpc/generated
 import type { ProtoVersion__Output } from "../src/transports/grpc/generated/lumenslate/storage/v1/ProtoVersion.ts";
 import type { UploadProtoRequest } from "../src/transports/grpc/generated/lumenslate/storage/v1/UploadProtoRequest.ts";
 import { ERROR_CODE_KEY, ERROR_DETAILS_KEY } from "../src/transports/grpc/status.ts";
+import { uploadableBytes } from "./support/data.ts";
 import { type GrpcHarness, startGrpc } from "./support/grpc.ts";
 import {
   ADDED_FIELD,
@@ -248,7 +249,7 @@ describe("ProtoStorageService", () => {
   });
 
   it("stores uploaded generated code as is in the grpc-services bucket, with its sha256", async () => {
-    const code = randomBytes(300 * 1024);
+    const code = uploadableBytes(300 * 1024);
     const response = await new Promise<{ bucket: string; objectName: string; size: number; sha256: string }>(
       (resolve, reject) => {
         const call = client().UploadGeneratedCode(auth(h.adminToken), (err, res) =>

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StorageError } from "../src/errors.ts";
 import type { ProtoFileInput, PublishRequest } from "../src/stores/proto/types.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
+import { uploadableBytes } from "./support/data.ts";
 import {
   ADDED_FIELD,
   asFiles,
@@ -320,7 +320,7 @@ describe("proto registry (store API, MinIO)", () => {
   });
 
   it("stores uploaded generated code as is, attributed to its uploader", async () => {
-    const body = randomBytes(3000);
+    const body = uploadableBytes(3000);
     const stored = await app.protos.uploadGenerated({
       service: SERVICE,
       version: "1.0.0",

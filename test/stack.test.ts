@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRunning as alive, type StackInfo } from "../scripts/stack-lib.ts";
-import { sha256Of } from "./support/data.ts";
+import { sha256Of, uploadableBytes } from "./support/data.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -99,7 +99,7 @@ describe("npm run stack", () => {
     expect(info.adminKeyFile).toBeUndefined();
     expect(existsSync(join(info.dir, "admin-key"))).toBe(false);
     const headers = { authorization: `Bearer ${token}` };
-    const body = randomBytes(64 * 1024);
+    const body = uploadableBytes(64 * 1024);
     const url = `${info.http}/v1/buckets/temp/objects/stack/check.bin`;
     const put = await fetch(url, { method: "PUT", body, headers });
     expect(put.status, await put.clone().text()).toBe(201);

@@ -37,6 +37,14 @@ const out: Record<string, unknown> = {};
 
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
+/**
+ * `size` random bytes behind fixed text (as test/support/data.ts's uploadableBytes, which this
+ * copied-out scenario cannot import): the service refuses content whose first bytes look like an
+ * executable or a disguised format, and pure random bytes now and then do.
+ */
+const uploadable = (size: number): Buffer =>
+  Buffer.concat([Buffer.from("lumenslate test data\n"), randomBytes(size)]).subarray(0, size);
+
 /** The error a promise rejects with, as the client's error type. */
 async function failure(promise: Promise<unknown>): Promise<StorageClientError> {
   try {
@@ -71,7 +79,7 @@ try {
   const rangedChunks: Buffer[] = [];
   for await (const chunk of ranged.stream) rangedChunks.push(chunk as Buffer);
   const local = join(scratch, "local.bin");
-  await writeFile(local, randomBytes(100_000));
+  await writeFile(local, uploadable(100_000));
   const fromFile = await storage.uploadFile(local, { bucket, objectName: "pkg/file.bin" });
   await storage.downloadToFile(join(scratch, "back.bin"), { bucket, objectName: "pkg/file.bin" });
   const copied = await storage.copy(
@@ -165,7 +173,8 @@ try {
   const sent = createHash("sha256");
   async function* generate(): AsyncGenerator<Uint8Array> {
     for (let done = 0; done < bigBytes; done += block) {
-      const piece = randomBytes(Math.min(block, bigBytes - done));
+      const length = Math.min(block, bigBytes - done);
+      const piece = done === 0 ? uploadable(length) : randomBytes(length);
       sent.update(piece);
       yield piece;
     }

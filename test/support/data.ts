@@ -17,7 +17,10 @@ export function uploadableBytes(size: number): Buffer {
   return Buffer.concat([PREFIX, randomBytes(size - PREFIX.length)]);
 }
 
-/** A stream of `size` random bytes produced lazily in 1 MiB chunks, and the sha256 it will have. */
+/**
+ * A stream of `size` bytes produced lazily in 1 MiB chunks, and the sha256 it will have: the same
+ * fixed text prefix as `uploadableBytes`, then random bytes (so uploads pass the content check).
+ */
 export function randomSource(size: number): { stream: Readable; sha256: Promise<string> } {
   const hash = createHash("sha256");
   let sent = 0;
@@ -33,7 +36,13 @@ export function randomSource(size: number): { stream: Readable; sha256: Promise<
         this.push(null);
         return;
       }
-      const chunk = randomBytes(Math.min(CHUNK, size - sent));
+      const length = Math.min(CHUNK, size - sent);
+      const chunk =
+        sent > 0
+          ? randomBytes(length)
+          : length <= PREFIX.length
+            ? Buffer.from(PREFIX.subarray(0, length))
+            : Buffer.concat([PREFIX, randomBytes(length - PREFIX.length)]);
       sent += chunk.length;
       hash.update(chunk);
       this.push(chunk);
@@ -69,7 +78,7 @@ export async function digestStream(stream: Readable): Promise<{ sha256: string; 
   return { sha256: hash.digest("hex"), size };
 }
 
-/** Writes `size` random bytes to a file and returns their sha256. */
+/** Writes `size` bytes (the fixed text prefix, then random bytes) to a file and returns their sha256. */
 export async function writeRandomFile(path: string, size: number): Promise<string> {
   const source = randomSource(size);
   await pipeline(source.stream, createWriteStream(path));
