@@ -105,12 +105,14 @@ export function directPath(api: Api, size: number, partSize: number, concurrency
     } finally {
       await fd.close();
     }
+    const completing = process.hrtime.bigint();
     const info = await call<{ sha256?: string; size: number }>("POST", `/v1/uploads/${session.id}/complete`);
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const end = process.hrtime.bigint();
+    const seconds = Number(end - start) / 1e9;
     // The index row must carry the object's sha256, or the direct path lost the service's guarantee.
     if (info.sha256 !== whole || info.size !== size)
       throw new Error(`the completed object reads sha256 ${info.sha256}, size ${info.size}`);
-    return { seconds, bytes: size, hashSeconds: h.seconds };
+    return { seconds, bytes: size, hashSeconds: h.seconds, completeSeconds: Number(end - completing) / 1e9 };
   };
 
   const down = async (key: string): Promise<Transfer> => {

@@ -20,6 +20,8 @@ export interface Transfer {
   bytes: number;
   /** Python gRPC upload: the sha256 pre-pass the client makes before sending (not in `seconds`). */
   hashSeconds?: number;
+  /** Direct-path upload: the completion call alone (the service's verification), inside `seconds`. */
+  completeSeconds?: number;
 }
 
 export interface PythonTarget {

@@ -66,6 +66,7 @@ export function largeTable(label: string, repeats: number, pairs: LargePair[]): 
     ]),
   ];
   const hashes = new Map<string, number[]>();
+  const completions = new Map<string, { complete: number; total: number }[]>();
   for (const dir of ["up", "down"] as const) {
     for (const p of pairs) {
       const name = `${dir === "up" ? "upload" : "download"} ${label}`;
@@ -89,12 +90,18 @@ export function largeTable(label: string, repeats: number, pairs: LargePair[]): 
         );
         continue;
       }
-      for (const x of s)
+      for (const x of s) {
         if (x.hashSeconds !== undefined)
           hashes.set(p.serviceLabel, [
             ...(hashes.get(p.serviceLabel) ?? []),
             x.hashSeconds / (x.bytes / GiB),
           ]);
+        if (x.completeSeconds !== undefined)
+          completions.set(p.serviceLabel, [
+            ...(completions.get(p.serviceLabel) ?? []),
+            { complete: x.completeSeconds / (x.bytes / GiB), total: x.seconds / (x.bytes / GiB) },
+          ]);
+      }
       const dm = median(d.map(mibs));
       const sm = median(s.map(mibs));
       const ratio = dm !== undefined && sm !== undefined ? sm / dm : undefined;
@@ -126,6 +133,11 @@ export function largeTable(label: string, repeats: number, pairs: LargePair[]): 
     out.push(
       `- ${client}: the sha256 pre-pass before an upload (the client's, outside the upload time above): ` +
         `${f(median(values), 2)} s/GiB.`,
+    );
+  for (const [client, values] of completions)
+    out.push(
+      `- ${client}: the completion call (the service's verification; inside the upload time above): ` +
+        `${f(median(values.map((v) => v.complete)), 2)} of ${f(median(values.map((v) => v.total)), 2)} s/GiB.`,
     );
   return out;
 }
