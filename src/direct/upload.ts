@@ -107,6 +107,8 @@ class PartPutter {
   readonly #file: FileHandle;
   readonly #plan: PartPlan;
   readonly #options: DirectUploadOptions;
+  /** Part buffers between uses: one per lane, each part read into a free one (no zero-fill, no churn). */
+  readonly #free: Buffer[] = [];
   #stored = 0;
 
   constructor(file: FileHandle, plan: PartPlan, options: DirectUploadOptions) {
@@ -144,8 +146,32 @@ class PartPutter {
   ): Promise<void> {
     const { fail } = this.#options;
     // One part in memory at a time per lane: a retry sends the same bytes without reading again.
-    const body = Buffer.alloc(part.size);
-    await this.#file.read(body, 0, part.size, part.start);
+    const buffer = this.#free.pop() ?? Buffer.allocUnsafe(this.#plan.partSize);
+    try {
+      const body = buffer.subarray(0, part.size);
+      const missing = await readFully(this.#file, body, part.start);
+      if (missing > 0) {
+        throw fail(
+          "PRECONDITION_FAILED",
+          `The file ended ${missing} bytes before the end of part ${part.partNumber}: it changed during the upload. Nothing was stored.`,
+          { field: "path", partNumber: part.partNumber },
+        );
+      }
+      await this.#send(part, body, target, probe, signal);
+    } finally {
+      // fetch has settled (answered or failed): it holds no view of the buffer any more.
+      this.#free.push(buffer);
+    }
+  }
+
+  async #send(
+    part: HashedPart,
+    body: Buffer,
+    target: { url: string; headers: Record<string, string> },
+    probe: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { fail } = this.#options;
     const attempts = Math.max(1, this.#options.attempts ?? 3);
     for (let attempt = 1; ; attempt++) {
       let res: Response;
@@ -195,6 +221,16 @@ class PartPutter {
       );
     }
   }
+}
+
+/** Fills `into` from `position` on (a read may return fewer bytes than asked); the bytes missing at end of file. */
+async function readFully(file: FileHandle, into: Buffer, position: number): Promise<number> {
+  for (let at = 0; at < into.length; ) {
+    const { bytesRead } = await file.read(into, at, into.length - at, position + at);
+    if (bytesRead === 0) return into.length - at;
+    at += bytesRead;
+  }
+  return 0;
 }
 
 const backoff = (attempt: number) => Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
