@@ -9,6 +9,8 @@ interface Sent {
   input: Record<string, unknown>;
   /** The body's bytes as they were when the request settled (a reused buffer would show here). */
   body?: Buffer;
+  /** Whether the request could be aborted. */
+  abortable: boolean;
 }
 
 /**
@@ -21,9 +23,12 @@ function fakeS3(behaviour: { failPart?: number; failComplete?: Error; partDelayM
   let inFlight = 0;
   let maxInFlight = 0;
   const client = {
-    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+    async send(
+      command: { constructor: { name: string }; input: Record<string, unknown> },
+      options?: { abortSignal?: AbortSignal },
+    ) {
       const name = command.constructor.name.replace(/Command$/, "");
-      const record: Sent = { name, input: command.input };
+      const record: Sent = { name, input: command.input, abortable: options?.abortSignal !== undefined };
       sent.push(record);
       if (name === "UploadPart") {
         inFlight++;
@@ -246,6 +251,31 @@ describe("putInParts", () => {
     ).rejects.toMatchObject({ code: "TOO_LARGE" });
     expect(s3.sent.filter((s) => s.name === "UploadPart")).toHaveLength(10_000);
     expect(names(s3.sent)).toContain("AbortMultipartUpload");
+  });
+});
+
+describe("putInParts and a caller who gives up", () => {
+  it("aborts the parts in flight, never the request that makes the object visible", async () => {
+    const small = fakeS3();
+    const controller = new AbortController();
+    const putting = putInParts(small.client, chunks(randomBytes(100), [100]), put, {
+      buffers: new PartBuffers(1000, 2),
+      queueSize: 2,
+      signal: controller.signal,
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    // The PutObject may have committed: it answers, and the caller (who gave up) takes it back.
+    await expect(putting).resolves.toEqual({ ETag: '"put"', VersionId: "v-put" });
+    expect(small.sent.map((s) => [s.name, s.abortable])).toEqual([["PutObject", false]]);
+
+    const large = fakeS3();
+    await putInParts(large.client, chunks(randomBytes(350), [50]), put, {
+      buffers: new PartBuffers(100, 4),
+      queueSize: 2,
+    });
+    for (const sent of large.sent)
+      expect([sent.name, sent.abortable]).toEqual([sent.name, sent.name === "UploadPart"]);
   });
 });
 

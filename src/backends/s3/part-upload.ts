@@ -47,7 +47,7 @@ export interface PartedPutResult {
  * straight into a reused buffer (part-buffers.ts), which is the one copy a byte makes on its way.
  *
  * On any failure (the body, a part, the completion, a refused condition) the multipart upload is
- * aborted before the error is thrown, so nothing is left behind; `signal` aborts requests in flight.
+ * aborted before the error is thrown, so nothing is left behind; `signal` aborts the parts in flight.
  */
 export async function putInParts(
   client: S3Client,
@@ -58,10 +58,13 @@ export async function putInParts(
   const { buffers, queueSize } = options;
   const partSize = buffers.size;
   const base = { Bucket: put.bucket, Key: put.key };
+  // Aborts the parts in flight (after a failure, or when the caller gives up). Never the request
+  // that makes the object visible: cut off mid-flight, it may still have committed, and the caller
+  // could no longer tell; it is left to answer, and a caller that gave up takes the object back.
   const abort = new AbortController();
   const onAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const inFlightOptions = { abortSignal: abort.signal };
+  const partOptions = { abortSignal: abort.signal };
 
   // Before the body passes one part: its chunks as they came.
   let gathered: Buffer[] = [];
@@ -90,7 +93,6 @@ export async function putInParts(
       if (uploadId === undefined) {
         const created = await client.send(
           new CreateMultipartUploadCommand({ ...base, ...put.create, ...put.every }),
-          inFlightOptions,
         );
         if (!created.UploadId) throw new Error("S3 answered CreateMultipartUpload without an UploadId.");
         uploadId = created.UploadId;
@@ -117,7 +119,7 @@ export async function putInParts(
           Body: buffer.subarray(0, length),
           ContentLength: length,
         }),
-        inFlightOptions,
+        partOptions,
       )
       .then((out) => {
         done.push({ PartNumber: n, ETag: out.ETag ?? "" });
@@ -187,7 +189,6 @@ export async function putInParts(
           Body: whole,
           ContentLength: whole.length,
         }),
-        inFlightOptions,
       );
       options.onProgress?.(whole.length);
       return { ETag: out.ETag, VersionId: out.VersionId };
@@ -208,7 +209,6 @@ export async function putInParts(
         UploadId: uploadId,
         MultipartUpload: { Parts: done },
       }),
-      inFlightOptions,
     );
     return { ETag: out.ETag, VersionId: out.VersionId };
   } catch (err) {
