@@ -5,6 +5,7 @@ import { refuseExpired, secondsLeft } from "./expiry.ts";
 import { type IndexSync, OUT_OF_BAND_OWNER } from "./index-sync.ts";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { extensionOf, validateBucket, validateKey, validatePrefix } from "./keys.ts";
+import { PacedStream } from "./scavenge-pacer.ts";
 import type {
   CustomerKeyOptions,
   Download,
@@ -78,6 +79,12 @@ export class ReadPath {
         if (guard.bytes !== got.head.size) return;
         void this.#sync.rederive(got.head, guard.sha256, keyOption(options.sseCustomerKey));
       });
+    } else {
+      // A byte range (or an object the index does not know): nothing to verify, still paced.
+      const paced = new PacedStream();
+      body = got.body.pipe(paced);
+      got.body.once("error", (err) => paced.destroy(err));
+      paced.once("close", () => got.body.destroy());
     }
     return { info, contentLength: got.contentLength, ...(got.range ? { range: got.range } : {}), body };
   }

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
-import { PACE, pacing, streamed } from "./scavenge-pacer.ts";
+import { PACE, PacedStream, pacing, streamed } from "./scavenge-pacer.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -78,6 +78,22 @@ describe("scavenge pacer", () => {
     const verifier = new VerifyingStream({ sha256, size, bucket: "b", key: "k" });
     await pipeline(socketLike(size), verifier, drain);
     expect(pacing().collections - afterUpload).toBeGreaterThanOrEqual(2);
+  });
+
+  it("paces bodies no integrity stream sees (PacedStream), passing bytes and errors on unchanged", async () => {
+    const start = pacing().collections;
+    const out: Buffer[] = [];
+    await pipeline(socketLike(2 * PACE + 5, 9), new PacedStream(), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) out.push(chunk);
+    });
+    expect(pacing().collections - start).toBeGreaterThanOrEqual(2);
+    const all = Buffer.concat(out);
+    expect(all.length).toBe(2 * PACE + 5);
+    expect(all.every((b) => b === 9)).toBe(true);
+    const failing = new PacedStream();
+    const failed = pipeline(failing, drain);
+    failing.destroy(new Error("store went away"));
+    await expect(failed).rejects.toThrow("store went away");
   });
 
   it("streams 512 MiB past 96 MiB of long-lived buffers with no more than 2 full collections and bounded RSS", async () => {

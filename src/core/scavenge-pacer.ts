@@ -1,3 +1,4 @@
+import { Transform, type TransformCallback } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
@@ -67,4 +68,15 @@ export function streamed(bytes: number): void {
 /** How many paced collections have run (for tests), and whether pacing is available at all. */
 export function pacing(): { available: boolean; collections: number } {
   return { available: gc !== undefined, collections };
+}
+
+/**
+ * Passes bytes on unchanged, counting them for pacing: for bodies no integrity stream sees (byte
+ * ranges, objects the index does not know), which allocate the same socket buffers.
+ */
+export class PacedStream extends Transform {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    streamed(chunk.length);
+    callback(null, chunk);
+  }
 }
