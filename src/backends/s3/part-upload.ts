@@ -41,10 +41,10 @@ export interface PartedPutResult {
 /**
  * Streams a body into S3: one PutObject when it fits in one part, else a multipart upload holding at
  * most `queueSize` parts (in flight, and the one being filled; the body is not read while all are
- * busy), as lib-storage does. What lib-storage's
- * Upload does, minus a new part-sized buffer per part: the first part gathers the body's own chunks
- * (so a small object never takes a part buffer), and from the second part on each chunk is copied
- * straight into a reused buffer (part-buffers.ts), which is the one copy a byte makes on its way.
+ * busy). What lib-storage's Upload does, minus a new part-sized buffer per part: the first part
+ * gathers the body's own chunks (so a small object never takes a part buffer), and from the second
+ * part on each chunk is copied straight into a reused buffer (part-buffers.ts), the one copy a byte
+ * makes on its way.
  *
  * On any failure (the body, a part, the completion, a refused condition) the multipart upload is
  * aborted before the error is thrown, so nothing is left behind; `signal` aborts the parts in flight.
