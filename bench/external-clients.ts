@@ -35,7 +35,14 @@ export interface PythonTarget {
   concurrency: number;
 }
 
-export type PythonOp = "grpc-up" | "grpc-down" | "boto3-up" | "boto3-down";
+export type PythonOp =
+  | "grpc-up"
+  | "grpc-down"
+  | "pydirect-up"
+  | "pydirect-down"
+  | "boto3-up"
+  | "boto3-down"
+  | "boto3-down-file";
 
 function runPython(job: Record<string, unknown>): Promise<Transfer> {
   const python = process.env.BENCH_PYTHON ?? "python3";

@@ -188,6 +188,24 @@ function largeClients(
       up: (key, file) => pythonTransfer("grpc-up", py, { bucket, key, file }),
       down: (key) => pythonTransfer("grpc-down", py, { bucket, key }),
     },
+    boto3File: {
+      label: "boto3 (download into a file)",
+      service: false,
+      ...(missing.python ? { skipped: missing.python } : {}),
+      up: (key, file) => pythonTransfer("boto3-up", py, { bucket, key, file }),
+      down: (key) => pythonTransfer("boto3-down-file", py, { bucket, key }),
+    },
+    pyDirect: {
+      label: "Python client, direct path (into a file)",
+      service: true,
+      ...(missing.python
+        ? { skipped: missing.python }
+        : missing.directPath
+          ? { skipped: missing.directPath }
+          : {}),
+      up: (key, file) => pythonTransfer("pydirect-up", py, { bucket, key, file }),
+      down: (key) => pythonTransfer("pydirect-down", py, { bucket, key }),
+    },
     directPath: {
       label: "direct path: upload session / presigned GET (fetch)",
       service: true,
@@ -216,6 +234,7 @@ const PAIRS: { direct: string; service: string; up: number; down: number }[] = [
   { direct: "boto3", service: "curl", up: 0.9, down: 0.85 },
   { direct: "boto3", service: "pyGrpc", up: 0.7, down: 0.7 },
   { direct: "sdk", service: "directPath", up: 0.95, down: 0.95 },
+  { direct: "boto3File", service: "pyDirect", up: 0.95, down: 0.95 },
 ];
 
 async function measureLarge(
