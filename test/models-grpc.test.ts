@@ -118,6 +118,23 @@ async function refusal(promise: Promise<unknown>) {
   };
 }
 
+const MiB = 1024 * 1024;
+
+/** Staged (not yet named) uploads in the bucket now. */
+async function stagedKeys(): Promise<string[]> {
+  const page = await h.app.service.list(bucket, { prefix: "staging/", recursive: true, limit: 1000 });
+  return page.objects.map((o) => o.key).sort();
+}
+
+/** Polls `check` until it holds (or fails the test after 10 s). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the push to reach the store");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Blob keys in the bucket now. */
 async function blobKeys(): Promise<string[]> {
   const page = await h.app.service.list(bucket, { prefix: "blobs/sha256/", recursive: true, limit: 1000 });
@@ -436,5 +453,38 @@ describe("ModelStorageService", () => {
     expect(await refusal(unary("GetModel", { modelType: TYPE, ref: "5.0.0" }))).toMatchObject({
       code: "NOT_FOUND",
     });
+  });
+
+  it("a push cancelled part-way publishes nothing and leaves no staged upload; only a whole file's blob may stay (gc's)", async () => {
+    const whole = uploadableBytes(256 * 1024);
+    const cut = uploadableBytes(3 * 1024 * 1024);
+    const blobsBefore = await blobKeys();
+    const call = client.PushModel(auth(h.adminToken), () => {});
+    const ended = new Promise<number>((resolve) =>
+      call.on("status", (st: { code: number }) => resolve(st.code)),
+    );
+    call.write({ header: { modelType: TYPE, version: "7.0.0" } });
+    // The first file whole (no declared sha256: it is staged, then moved to its blob)...
+    call.write({ file: { path: "whole.bin" } });
+    for (let at = 0; at < whole.length; at += 64 * 1024)
+      call.write({ chunk: whole.subarray(at, at + 64 * 1024) });
+    // ...the second one a third of the way, then the client gives up.
+    call.write({ file: { path: "cut.bin" } });
+    for (let at = 0; at < MiB; at += 64 * 1024) call.write({ chunk: cut.subarray(at, at + 64 * 1024) });
+    await until(
+      async () => (await stagedKeys()).length > 0 || (await blobKeys()).length > blobsBefore.length,
+    );
+    call.cancel();
+    expect(await ended).toBe(status.CANCELLED);
+    expect(await h.server.inFlight.drain(15_000)).toBe(true);
+
+    expect(await refusal(unary("GetModel", { modelType: TYPE, ref: "7.0.0" }))).toMatchObject({
+      code: "NOT_FOUND",
+    });
+    expect(await stagedKeys()).toEqual([]);
+    const added = (await blobKeys()).filter((k) => !blobsBefore.includes(k));
+    expect(added.every((k) => k === `blobs/sha256/${sha(whole)}`)).toBe(true);
+    expect(added).not.toContain(`blobs/sha256/${sha(cut)}`);
+    expect(await h.app.store.listIncompleteUploads(bucket)).toEqual([]);
   });
 });
