@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { MultipartSessions, PutResult } from "../backends/object-store.ts";
 import { StorageError } from "../errors.ts";
 import type { SessionRow, UploadSessionTable } from "../metadata/upload-sessions.ts";
+import { PeriodicTask } from "../periodic.ts";
 import type { CoreContext } from "./core-context.ts";
 import type { IndexSync } from "./index-sync.ts";
 import {
@@ -14,7 +15,7 @@ import {
   unknownSession,
 } from "./session-checks.ts";
 import { checkParts, planParts } from "./session-parts.ts";
-import { SweepTimer, sweepExpired } from "./session-sweep.ts";
+import { sweepExpired } from "./session-sweep.ts";
 import {
   infoOf,
   type PartUrl,
@@ -51,13 +52,20 @@ export class UploadSessions {
   readonly #core: CoreContext;
   readonly #sync: IndexSync;
   readonly #table: UploadSessionTable | undefined;
-  readonly #timer: SweepTimer;
+  readonly #timer: PeriodicTask;
 
   constructor(core: CoreContext, deps: { sync: IndexSync; table: UploadSessionTable | undefined }) {
     this.#core = core;
     this.#sync = deps.sync;
     this.#table = deps.table;
-    this.#timer = new SweepTimer(() => this.sweep(), core.log);
+    this.#timer = new PeriodicTask(
+      "upload session sweep",
+      async () => {
+        const aborted = await this.sweep();
+        if (aborted > 0) core.log.info({ aborted }, "upload session sweep");
+      },
+      core.log,
+    );
   }
 
   async create(req: SessionRequest): Promise<UploadSession> {

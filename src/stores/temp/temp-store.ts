@@ -4,6 +4,7 @@ import { validateKey } from "../../core/keys.ts";
 import type { StorageService } from "../../core/storage-service.ts";
 import type { ObjectInfo } from "../../core/types.ts";
 import type { Database } from "../../metadata/database.ts";
+import { PeriodicTask } from "../../periodic.ts";
 import { Expiries } from "./expiries.ts";
 import { sweepExpired } from "./sweep.ts";
 import { resolveExpiry, type TtlLimits } from "./ttl.ts";
@@ -29,13 +30,20 @@ export class Temp implements TempStore {
   readonly bucket: string;
   readonly #deps: TempStoreDeps;
   readonly #expiries: Expiries;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<SweepReport> | undefined;
+  readonly #timer: PeriodicTask;
 
   constructor(deps: TempStoreDeps) {
     this.#deps = deps;
     this.bucket = deps.bucket;
     this.#expiries = new Expiries(deps.db, deps.bucket);
+    this.#timer = new PeriodicTask(
+      "temp sweep",
+      async () => {
+        const report = await this.sweep();
+        if (report.deleted + report.gone + report.failed > 0) deps.logger.info({ report }, "temp sweep");
+      },
+      deps.logger,
+    );
   }
 
   async put(req: TempPut): Promise<TempObject> {
@@ -85,16 +93,13 @@ export class Temp implements TempStore {
     return sweepExpired({ service, logger, expiries: this.#expiries, bucket: this.bucket }, options);
   }
 
+  /** Sweeps every sweepIntervalSeconds, one sweep at a time; stop() ends it. */
   start(): void {
-    const seconds = this.#deps.sweepIntervalSeconds;
-    if (seconds <= 0 || this.#timer) return;
-    this.#timer = setInterval(() => void this.#tick(), seconds * 1000);
-    this.#timer.unref();
+    this.#timer.start(this.#deps.sweepIntervalSeconds);
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#timer.stop();
   }
 
   /**
@@ -105,20 +110,5 @@ export class Temp implements TempStore {
     return (
       expiryOf(info.metadata) ?? new Date(info.lastModified.getTime() + this.#deps.lifecycleDays * 86_400_000)
     );
-  }
-
-  /** One sweep at a time: a slow one is not overlapped by the next tick. */
-  async #tick(): Promise<void> {
-    if (this.#sweeping) return;
-    const { logger } = this.#deps;
-    this.#sweeping = this.sweep();
-    try {
-      const report = await this.#sweeping;
-      if (report.deleted + report.gone + report.failed > 0) logger.info({ report }, "temp sweep");
-    } catch (err) {
-      logger.error({ err }, "temp sweep failed; retrying next interval");
-    } finally {
-      this.#sweeping = undefined;
-    }
   }
 }
