@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { IngestGuard, VerifyingStream } from "./ingest.ts";
 import { peek } from "./peek.ts";
+import { liveHashJobs } from "./sha256.ts";
 
 const sink = () =>
   new Writable({
@@ -99,6 +101,49 @@ describe("VerifyingStream", () => {
     const none = new VerifyingStream({ sha256: sha(Buffer.alloc(0)), size: 0, bucket: "b", key: "k" });
     await pipeline(Readable.from([]), none, empty.writable);
     expect(empty.received).toEqual([]);
+  });
+
+  it("verifies large downloads on the hashing thread by default (two cores or more), small ones inline", async () => {
+    const MiB = 1024 * 1024;
+    const onThread = availableParallelism() >= 2;
+    for (const { size, thread } of [
+      { size: 16 * MiB, thread: onThread },
+      { size: MiB, thread: false },
+    ]) {
+      const data = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4096) data.writeUInt32BE(i, i);
+      const bad = Buffer.from(data);
+      bad[size - 100] ^= 1;
+      for (const [content, ok] of [
+        [data, true],
+        [bad, false],
+      ] as const) {
+        const verifier = new VerifyingStream({ sha256: sha(data), size, bucket: "b", key: "k" });
+        let probe: Promise<number> | undefined;
+        let passed = 0;
+        const run = pipeline(
+          Readable.from(
+            (function* () {
+              for (let at = 0; at < size; at += 64 * 1024) yield content.subarray(at, at + 64 * 1024);
+            })(),
+          ),
+          verifier,
+          new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              passed += chunk.length;
+              if (!probe && passed >= size / 2) {
+                probe = liveHashJobs().then(({ loop }) => loop);
+                probe.then(() => cb(), cb);
+              } else cb();
+            },
+          }),
+        );
+        if (ok) await run;
+        else await expect(run).rejects.toMatchObject({ code: "DATA_CORRUPTED" });
+        expect({ size, jobsMidway: await probe }).toEqual({ size, jobsMidway: thread ? 1 : 0 });
+        expect(await liveHashJobs()).toEqual({ loop: 0, worker: 0 });
+      }
+    }
   });
 });
 

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import { StorageError } from "../errors.ts";
 import type { ExecutableScanner } from "./executable-scan.ts";
 import { streamed } from "./scavenge-pacer.ts";
-import { type HashOptions, StreamingSha256 } from "./sha256.ts";
+import { type HashOptions, StreamingSha256, verifyOnThread } from "./sha256.ts";
 
 export interface IngestLimits {
   maxBytes: number;
@@ -151,7 +151,7 @@ export class VerifyingStream extends Transform {
     hashing: HashOptions = {},
   ) {
     super({ highWaterMark: 1024 * 1024 });
-    this.#hash = new StreamingSha256(hashing);
+    this.#hash = new StreamingSha256({ thread: hashing.thread ?? verifyOnThread(expected.size) });
     this.#expected = expected;
   }
 

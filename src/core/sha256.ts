@@ -17,8 +17,22 @@ import { Worker } from "node:worker_threads";
  * (a failed or abandoned transfer) must be given back with dispose(), or the process cannot exit.
  */
 
-/** Default: a hashing thread only when there is a core to spare for it. */
+/** Default for uploads: a hashing thread only when there is a core to spare for it. */
 const THREAD_BY_DEFAULT = availableParallelism() > 2;
+
+/** Downloads at least this large are verified on the thread by default (smaller ones never leave the loop). */
+const VERIFY_ON_THREAD_FROM = 8 * 1024 * 1024;
+
+/**
+ * Whether to verify a download of `size` bytes on the worker thread when the operator left it to us.
+ * Unlike an upload, where the object store's own work fills both cores, a verified download leaves
+ * the event loop as the only busy thread (the store serves a GET cheaply), so even two cores have
+ * room: with the hash moved off the loop, 1 GiB over HTTP measured 12 % faster in 4 of 4 alternating
+ * runs on two cores (median 590 against 528 MiB/s), at 0.2 CPU-s/GiB more in batch copies and hand-offs.
+ */
+export function verifyOnThread(size: number): boolean {
+  return size >= VERIFY_ON_THREAD_FROM && availableParallelism() >= 2;
+}
 
 const BATCH = 1024 * 1024;
 /** Bytes posted but not yet hashed before `update` asks the caller to wait. */
