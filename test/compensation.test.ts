@@ -15,10 +15,27 @@ import { bufferStream, sha256Of, uploadableBytes } from "./support/data.ts";
 
 type Hook = (key: string) => Promise<void>;
 
-/** The app's index, except that recordVersion for a watched key runs `before` and then fails. */
+/**
+ * The app's index, except that recording a watched key runs its hook and then fails: recordVersion
+ * (a write that stored first), and recordWrite (a small announced body, stored under the key's
+ * lock) after its store write. Every small announced body takes recordWrite here, on PGlite too.
+ */
 function failingIndex(index: MetadataRepository, watched: Map<string, Hook>): MetadataRepository {
   return new Proxy(index, {
     get(target, prop) {
+      if (prop === "writesUnderLock") return true;
+      if (prop === "recordWrite") {
+        return async (...args: Parameters<MetadataRepository["recordWrite"]>) => {
+          const [, key, write] = args;
+          const hook = watched.get(key);
+          if (!hook) return target.recordWrite(...args);
+          watched.delete(key);
+          // Stored, then the row fails; no lock is held here, so the hook's rival need not wait.
+          await write();
+          await hook(key);
+          throw new StorageError("UNAVAILABLE", "the index is down (test)");
+        };
+      }
       if (prop === "recordVersion") {
         return async (...args: Parameters<MetadataRepository["recordVersion"]>) => {
           const hook = watched.get(args[0].key);
@@ -63,52 +80,75 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
         ]
       : [{ name: app.config.buckets.temp, versioned: false }];
 
-  it("keeps another writer's object that replaced ours before the rollback", async () => {
-    for (const { name: bucket, versioned } of buckets()) {
-      const key = `comp/race-${versioned ? "v" : "u"}.proto`;
-      const theirs = uploadableBytes(1000);
-      watched.set(key, async () => {
-        // The other writer stores (and records) its object while our row insert is failing.
-        await app.service.upload({ bucket, key, body: bufferStream(theirs) });
-      });
-      await expect(
-        service.upload({ bucket, key, body: bufferStream(uploadableBytes(1000)) }),
-      ).rejects.toMatchObject({
-        code: "UNAVAILABLE",
-      });
-      const got = await app.service.download(bucket, key);
-      const chunks: Buffer[] = [];
-      for await (const c of got.body) chunks.push(c as Buffer);
-      expect(sha256Of(Buffer.concat(chunks)), bucket).toBe(sha256Of(theirs));
-      const row = await app.index.find(bucket, key);
-      expect(row).toMatchObject({ sha256: sha256Of(theirs), etag: got.info.etag, isLatest: true });
-    }
-  });
+  // A body of unknown size is stored, then recorded; an announced small one is stored and recorded
+  // in one locked section (WritePath): both take back what they stored when the row fails.
+  const paths = [
+    { path: "stored first", announce: false },
+    { path: "held under the lock", announce: true },
+  ];
 
-  it("without a rival, leaves the store and the index agreeing on what was there", async () => {
-    for (const { name: bucket, versioned } of buckets()) {
-      const key = `comp/alone-${versioned ? "v" : "u"}.proto`;
-      const first = uploadableBytes(500);
-      await app.service.upload({ bucket, key, body: bufferStream(first) });
-      watched.set(key, async () => {});
-      await expect(
-        service.upload({ bucket, key, body: bufferStream(uploadableBytes(500)) }),
-      ).rejects.toMatchObject({
-        code: "UNAVAILABLE",
-      });
-      if (versioned) {
-        // Our version is gone; the first is current again, and its row is still the latest.
-        const info = await app.service.stat(bucket, key);
-        expect(info.sha256).toBe(sha256Of(first));
-        expect((await app.index.find(bucket, key))?.sha256).toBe(sha256Of(first));
-      } else {
-        // The overwrite replaced the first object's bytes: taken back, the key is empty, and the
-        // row that described the first object (whose bytes are gone) is dropped too.
-        await expect(app.store.head(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
-        expect(await app.index.find(bucket, key)).toBeUndefined();
+  it.each(paths)(
+    "keeps another writer's object that replaced ours before the rollback ($path)",
+    async ({ announce }) => {
+      for (const { name: bucket, versioned } of buckets()) {
+        const key = `comp/race-${versioned ? "v" : "u"}${announce ? "-held" : ""}.proto`;
+        const theirs = uploadableBytes(1000);
+        watched.set(key, async () => {
+          // The other writer stores (and records) its object while our row insert is failing.
+          await app.service.upload({ bucket, key, body: bufferStream(theirs) });
+        });
+        await expect(
+          service.upload({
+            bucket,
+            key,
+            body: bufferStream(uploadableBytes(1000)),
+            ...(announce ? { expectedSize: 1000 } : {}),
+          }),
+        ).rejects.toMatchObject({
+          code: "UNAVAILABLE",
+        });
+        const got = await app.service.download(bucket, key);
+        const chunks: Buffer[] = [];
+        for await (const c of got.body) chunks.push(c as Buffer);
+        expect(sha256Of(Buffer.concat(chunks)), bucket).toBe(sha256Of(theirs));
+        const row = await app.index.find(bucket, key);
+        expect(row).toMatchObject({ sha256: sha256Of(theirs), etag: got.info.etag, isLatest: true });
       }
-    }
-  });
+    },
+  );
+
+  it.each(paths)(
+    "without a rival, leaves the store and the index agreeing on what was there ($path)",
+    async ({ announce }) => {
+      for (const { name: bucket, versioned } of buckets()) {
+        const key = `comp/alone-${versioned ? "v" : "u"}${announce ? "-held" : ""}.proto`;
+        const first = uploadableBytes(500);
+        await app.service.upload({ bucket, key, body: bufferStream(first) });
+        watched.set(key, async () => {});
+        await expect(
+          service.upload({
+            bucket,
+            key,
+            body: bufferStream(uploadableBytes(500)),
+            ...(announce ? { expectedSize: 500 } : {}),
+          }),
+        ).rejects.toMatchObject({
+          code: "UNAVAILABLE",
+        });
+        if (versioned) {
+          // Our version is gone; the first is current again, and its row is still the latest.
+          const info = await app.service.stat(bucket, key);
+          expect(info.sha256).toBe(sha256Of(first));
+          expect((await app.index.find(bucket, key))?.sha256).toBe(sha256Of(first));
+        } else {
+          // The overwrite replaced the first object's bytes: taken back, the key is empty, and the
+          // row that described the first object (whose bytes are gone) is dropped too.
+          await expect(app.store.head(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
+          expect(await app.index.find(bucket, key)).toBeUndefined();
+        }
+      }
+    },
+  );
 
   it("withdraw refuses to remove an unversioned object that is no longer the caller's", async () => {
     const bucket = app.config.buckets.temp;

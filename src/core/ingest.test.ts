@@ -113,7 +113,7 @@ describe("VerifyingStream", () => {
       const data = Buffer.alloc(size);
       for (let i = 0; i < size; i += 4096) data.writeUInt32BE(i, i);
       const bad = Buffer.from(data);
-      bad[size - 100] ^= 1;
+      bad.writeUInt8(bad.readUInt8(size - 100) ^ 1, size - 100);
       for (const [content, ok] of [
         [data, true],
         [bad, false],

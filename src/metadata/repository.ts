@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { NULL_VERSION } from "../backends/object-store.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
-import type { Database } from "./database.ts";
+import { type Database, sharedPool } from "./database.ts";
 import { guardDb } from "./guard.ts";
 import { lockKey, promoteNewest, type StoreCurrent, settleOn, upsertVersion } from "./latest.ts";
 import { charLength, delimiterEnd, folderResume, prefixEnd } from "./listing.ts";
@@ -118,7 +118,7 @@ export class MetadataRepository {
    *
    * Costs one HEAD per write, made while the transaction holds the lock and a database connection
    * (on PGlite the only one, so embedded index writes run one HEAD at a time), and four round trips
-   * to the database (begin, lock, write, commit). Without `current`
+   * to the database (begin, lock, write, commit); recordWrite saves the HEAD for small writes. Without `current`
    * (reconcile adopting what a HEAD just returned) the version is taken to be the current one.
    * Returns the row written, or undefined when an overwritten "null" version was not recorded.
    */
@@ -141,6 +141,43 @@ export class MetadataRepository {
         // The common case (this version is current) demotes the others and writes its row in one
         // statement: one round trip fewer while the lock and the connection are held.
         const row = await upsertVersion(tx, v, isCurrent, now);
+        return toRecord(row as Row);
+      }),
+    );
+  }
+
+  /**
+   * Whether transactions run side by side here (a PostgreSQL pool), so that one may hold its key's
+   * lock across a store write (recordWrite). PGlite has one connection: a write held there would
+   * make every index operation in the process wait for one store PUT at a time.
+   */
+  get writesUnderLock(): boolean {
+    return sharedPool(this.#db) !== undefined;
+  }
+
+  /**
+   * Stores and records a version in one locked section: `write` runs while the key's lock is held,
+   * stores the object and returns its row (or undefined: nothing to record), and the row is written
+   * as latest without asking the store, so the HEAD that recordVersion makes is saved.
+   *
+   * The invariant's argument (recordVersion) still holds: a write made under the lock falls between
+   * the locked sections of every other writer, so if its object is the store's final current one,
+   * every other write completed before its section (asking writers store before they lock), and at
+   * its own upsert it was current; and if a later writer's object replaced it, that writer's own
+   * section comes later and settles the key. Only for small bodies already in memory (WritePath):
+   * the lock and a pooled connection are then held for one short PUT, never while a client sends.
+   */
+  async recordWrite(
+    bucket: string,
+    key: string,
+    write: () => Promise<NewObjectVersion | undefined>,
+  ): Promise<ObjectRecord | undefined> {
+    return this.#guard(() =>
+      this.#db.transaction().execute(async (tx) => {
+        await lockKey(tx, bucket, key);
+        const v = await write();
+        if (!v) return undefined;
+        const row = await upsertVersion(tx, v, true, new Date());
         return toRecord(row as Row);
       }),
     );
