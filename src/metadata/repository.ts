@@ -118,8 +118,9 @@ export class MetadataRepository {
    *
    * Costs one HEAD per write, made while the transaction holds the lock and a database connection
    * (on PGlite the only one, so embedded index writes run one HEAD at a time), and four round trips
-   * to the database (begin, lock, write, commit); recordWrite saves the HEAD for small writes. Without `current`
-   * (reconcile adopting what a HEAD just returned) the version is taken to be the current one.
+   * to the database (begin, lock, write, commit); recordWrite saves the HEAD for small writes.
+   * Without `current` (reconcile adopting what a HEAD just returned) the version is taken to be the
+   * current one.
    * Returns the row written, or undefined when an overwritten "null" version was not recorded.
    */
   async recordVersion(
@@ -160,12 +161,13 @@ export class MetadataRepository {
    * stores the object and returns its row (or undefined: nothing to record), and the row is written
    * as latest without asking the store, so the HEAD that recordVersion makes is saved.
    *
-   * The invariant's argument (recordVersion) still holds: a write made under the lock falls between
-   * the locked sections of every other writer, so if its object is the store's final current one,
-   * every other write completed before its section (asking writers store before they lock), and at
-   * its own upsert it was current; and if a later writer's object replaced it, that writer's own
-   * section comes later and settles the key. Only for small bodies already in memory (WritePath):
-   * the lock and a pooled connection are then held for one short PUT, never while a client sends.
+   * The invariant's argument (recordVersion) still holds. If this object is the store's final
+   * current one, every other store write landed before its PUT, so at its upsert, in the same
+   * section, it was current; every section after it belongs to a writer that stored earlier and
+   * asks the store, which names this object, so it stays latest. If a later store write replaced it,
+   * that writer's own section comes later (writers under the lock store inside it, the others
+   * before they lock) and settles the key. Only for small bodies already in memory (WritePath): the
+   * lock and a pooled connection are held for one short PUT, never while a client sends.
    */
   async recordWrite(
     bucket: string,
