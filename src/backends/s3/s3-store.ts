@@ -1,4 +1,4 @@
-import { PassThrough, pipeline, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CopyObjectCommand,
@@ -16,6 +16,7 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Secret } from "../../config/secret.ts";
 import { isStorageError, StorageError } from "../../errors.ts";
+import { chunkByChunk } from "../../pipe.ts";
 import {
   type CopyOptions,
   type CustomerKeyOption,
@@ -81,19 +82,6 @@ const toReadError = (err: unknown, context: Context, keySent: boolean, anyKey: b
   const failure = readFailure(cause, keySent);
   return failure ? customerKeyError(failure, context, cause) : fromSdkError(cause, context);
 };
-
-/**
- * The body as a stream of its own chunks. A Readable's own for-await reads with read(), which
- * concatenates everything buffered into one new Buffer before putInParts copies it into a part:
- * through an object-mode pass-through each read returns one chunk as it came, so a byte is copied
- * once on its way to S3 (into its part), not twice. Errors and early ends travel both ways, as
- * with the body itself (destroying the body still fails the upload).
- */
-function chunkByChunk(body: Readable): Readable {
-  const chunks = new PassThrough({ objectMode: true, highWaterMark: 2 });
-  pipeline(body, chunks, () => {});
-  return chunks;
-}
 
 /** ObjectStore over any S3-compatible service (MinIO, AWS S3, GCS interop) with the AWS SDK v3. */
 export class S3Store implements ObjectStore {

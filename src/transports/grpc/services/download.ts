@@ -1,8 +1,9 @@
 import { once } from "node:events";
-import { PassThrough, pipeline, Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import type { Logger } from "../../../log.ts";
+import { chunkByChunk } from "../../../pipe.ts";
 import type { Security } from "../../../security/index.ts";
 import { ChunkPieces } from "../chunk-pieces.ts";
 import type { DownloadFileRequest__Output } from "../generated/lumenslate/storage/v1/DownloadFileRequest.ts";
@@ -59,16 +60,10 @@ export async function send<T>(
   if (!call.write(message)) await once(call, "drain", { signal });
 }
 
-/**
- * A Readable's chunks as they came. Its own async iterator reads with read(), which concatenates
- * everything buffered into a new Buffer; an object-mode pass-through hands over one chunk per
- * read, for regroup to pass on uncopied. Errors travel both ways.
- */
+/** The body's reads as they came (chunkByChunk), for regroup to pass on uncopied. */
 function chunksOf(body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   if (!(body instanceof Readable) || body.readableObjectMode) return body;
-  const chunks = new PassThrough({ objectMode: true, highWaterMark: 2 });
-  pipeline(body, chunks, () => {});
-  return chunks;
+  return chunkByChunk(body);
 }
 
 /** Sends a byte stream as `{ chunk }` messages that fit the max message size, with flow control. */

@@ -1,9 +1,9 @@
 import { Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { handleClientStreamingCall, Metadata } from "@grpc/grpc-js";
 import type { StorageService } from "../../../core/storage-service.ts";
 import { StorageError } from "../../../errors.ts";
 import type { Logger } from "../../../log.ts";
+import { pipeInto } from "../../../pipe.ts";
 import type { Security } from "../../../security/index.ts";
 import type { UploadFileHeader__Output } from "../generated/lumenslate/storage/v1/UploadFileHeader.ts";
 import type { UploadFileRequest__Output } from "../generated/lumenslate/storage/v1/UploadFileRequest.ts";
@@ -140,7 +140,7 @@ export function serveUpload<H, Req, Res>(
   const scope = openScope(call, deps.logger, deps.security);
   const decoder = new UploadDecoder<H>(scope.signal, spec.method);
   // Errors surface through the decoder (and so the store); the call itself needs no handling.
-  pipeline(call, decoder).catch(() => {});
+  pipeInto(call, decoder);
   const work = scope.gate.mutation(spec.operation, async (facts) => {
     const header = await decoder.header;
     spec.audit(header, facts);
