@@ -5,7 +5,7 @@ import type { AppContext } from "../../../app.ts";
 import { noteAudit, ownerOf, skipAudit } from "../access.ts";
 import { problemResponses } from "../schemas.ts";
 import { MODELS_TAG, StoredBlobSchema } from "./models-schemas.ts";
-import { SessionSchema, sessionJson } from "./upload-sessions.ts";
+import { PartSizeField, SessionSchema, sessionJson } from "./upload-sessions.ts";
 
 const SessionBody = z.object({
   sha256: z
@@ -18,13 +18,7 @@ const SessionBody = z.object({
     .nonnegative()
     .describe("The file's size in bytes (checked against the model bucket's limit)."),
   path: z.string().describe("The file's path in its version, e.g. `model.safetensors`."),
-  partSize: z
-    .number()
-    .int()
-    .optional()
-    .describe(
-      "Bytes per part, 5 MiB to 5 GiB (default STORAGE_MULTIPART_PART_SIZE, grown to fit 10,000 parts).",
-    ),
+  partSize: PartSizeField,
 });
 
 /**

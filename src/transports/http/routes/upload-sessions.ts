@@ -10,6 +10,15 @@ import { ObjectInfoSchema, objectJson, problemResponses } from "../schemas.ts";
 
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "64 hex characters");
 
+/** A session's part size, as the core checks it (sessions for objects and for model blobs alike). */
+export const PartSizeField = z
+  .number()
+  .int()
+  .optional()
+  .describe(
+    "Bytes per part, 5 MiB to 5 GiB (default STORAGE_MULTIPART_PART_SIZE, grown to fit 10,000 parts).",
+  );
+
 const CreateBody = z.object({
   bucket: z.string(),
   key: z.string(),
@@ -21,13 +30,7 @@ const CreateBody = z.object({
   sha256: hex64.describe("Hex sha256 of the whole object, verified when the session completes."),
   contentType: z.string().optional(),
   metadata: z.record(z.string(), z.string()).optional(),
-  partSize: z
-    .number()
-    .int()
-    .optional()
-    .describe(
-      "Bytes per part, 5 MiB to 5 GiB (default STORAGE_MULTIPART_PART_SIZE, grown to fit 10,000 parts).",
-    ),
+  partSize: PartSizeField,
 });
 
 export const SessionSchema = z
