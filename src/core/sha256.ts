@@ -27,8 +27,9 @@ const VERIFY_ON_THREAD_FROM = 8 * 1024 * 1024;
  * Whether to verify a download of `size` bytes on the worker thread when the operator left it to us.
  * Unlike an upload, where the object store's own work fills both cores, a verified download leaves
  * the event loop as the only busy thread (the store serves a GET cheaply), so even two cores have
- * room: with the hash moved off the loop, 1 GiB over HTTP measured 12 % faster in 4 of 4 alternating
- * runs on two cores (median 590 against 528 MiB/s), at 0.2 CPU-s/GiB more in batch copies and hand-offs.
+ * room: with the hash moved off the loop, a 512 MiB download over HTTP measured 12 % faster in 4 of 4
+ * alternating runs on two cores (median 590 against 528 MiB/s), at 0.2-0.3 CPU-s/GiB more in batch
+ * copies and hand-offs (docs/benchmarks.md).
  */
 export function verifyOnThread(size: number): boolean {
   return size >= VERIFY_ON_THREAD_FROM && availableParallelism() >= 2;
