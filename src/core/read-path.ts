@@ -1,5 +1,7 @@
+import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StorageError } from "../errors.ts";
+import { pipeInto } from "../pipe.ts";
 import { type CoreContext, checkCustomerKeyFor, describes, keyOption, toInfo } from "./core-context.ts";
 import { refuseExpired, secondsLeft } from "./expiry.ts";
 import { type IndexSync, OUT_OF_BAND_OWNER } from "./index-sync.ts";
@@ -62,30 +64,23 @@ export class ReadPath {
       throw err;
     });
     const info = toInfo(got.head, record);
-    let body = got.body;
+    let body: Transform;
     if (!got.range && info.sha256) {
-      const verifier = new VerifyingStream({ sha256: info.sha256, size: info.size, bucket, key: k }, hashing);
-      body = got.body.pipe(verifier);
-      got.body.once("error", (err) => verifier.destroy(err));
-      verifier.once("close", () => got.body.destroy());
+      body = new VerifyingStream({ sha256: info.sha256, size: info.size, bucket, key: k }, hashing);
     } else if (!got.range && record) {
       // The row is stale (an out-of-band write): nothing to verify against, so hash what is served
       // and record it once the whole object has passed.
       const guard = new IngestGuard({ maxBytes: Number.MAX_SAFE_INTEGER }, undefined, hashing);
-      body = got.body.pipe(guard);
-      got.body.once("error", (err) => guard.destroy(err));
-      guard.once("close", () => got.body.destroy());
       guard.once("end", () => {
         if (guard.bytes !== got.head.size) return;
         void this.#sync.rederive(got.head, guard.sha256, keyOption(options.sseCustomerKey));
       });
+      body = guard;
     } else {
       // A byte range (or an object the index does not know): nothing to verify, still paced.
-      const paced = new PacedStream();
-      body = got.body.pipe(paced);
-      got.body.once("error", (err) => paced.destroy(err));
-      paced.once("close", () => got.body.destroy());
+      body = new PacedStream();
     }
+    pipeInto(got.body, body);
     return { info, contentLength: got.contentLength, ...(got.range ? { range: got.range } : {}), body };
   }
 

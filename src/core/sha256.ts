@@ -22,6 +22,7 @@ const THREAD_BY_DEFAULT = availableParallelism() > 2;
 
 /** Downloads at least this large are verified on the thread by default (smaller ones never leave the loop). */
 const VERIFY_ON_THREAD_FROM = 8 * 1024 * 1024;
+const VERIFY_THREAD_BY_DEFAULT = availableParallelism() >= 2;
 
 /**
  * Whether to verify a download of `size` bytes on the worker thread when the operator left it to us.
@@ -32,7 +33,7 @@ const VERIFY_ON_THREAD_FROM = 8 * 1024 * 1024;
  * copies and hand-offs (docs/benchmarks.md).
  */
 export function verifyOnThread(size: number): boolean {
-  return size >= VERIFY_ON_THREAD_FROM && availableParallelism() >= 2;
+  return size >= VERIFY_ON_THREAD_FROM && VERIFY_THREAD_BY_DEFAULT;
 }
 
 const BATCH = 1024 * 1024;

@@ -188,7 +188,7 @@ export class WritePath {
     try {
       await this.#core.index.recordWrite(bucket, key, async () => {
         stored = await put();
-        // Cancelled while the object was committed: record nothing, and take it back below.
+        // Cancelled while the object was committed: record nothing (taken back below).
         record = signal?.aborted ? undefined : recordOf(stored);
         return record;
       });
@@ -197,12 +197,10 @@ export class WritePath {
       if (stored) await this.#sync.discard({ bucket, key, ...stored }, keys);
       throw asStorageError(err, "UNAVAILABLE");
     }
-    if (!stored) throw new Error("recordWrite returned without running the write");
-    if (!record) {
-      await this.#sync.discard({ bucket, key, ...stored }, keys);
-      throw cancelledUpload(bucket, key);
-    }
-    return record;
+    if (record) return record;
+    // Cancelled while the object was committed: nothing was recorded; take the object back.
+    if (stored) await this.#sync.discard({ bucket, key, ...stored }, keys);
+    throw cancelledUpload(bucket, key);
   }
 
   async delete(
