@@ -150,6 +150,47 @@ describe.each(["minio", "local"] as const)("compensation after a failed index wr
     },
   );
 
+  it.each(paths)(
+    "a caller that gives up while its object is committed gets CANCELLED, and neither the object nor a row stays ($path)",
+    async ({ announce }) => {
+      const bucket = app.config.buckets.temp;
+      const key = `comp/cancel${announce ? "-held" : ""}.txt`;
+      const giveUp = new AbortController();
+      // The store commits the PUT, and the caller gives up just as it answers.
+      const store = new Proxy(app.store, {
+        get(target, prop) {
+          if (prop === "put") {
+            return async (...args: Parameters<typeof target.put>) => {
+              const stored = await target.put(...args);
+              giveUp.abort();
+              return stored;
+            };
+          }
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const cancelling = new StorageService({
+        store,
+        index: failingIndex(app.index, new Map()),
+        settings: app.config.storage,
+        logger: pino({ level: "silent" }),
+      });
+      const body = uploadableBytes(700);
+      await expect(
+        cancelling.upload({
+          bucket,
+          key,
+          body: bufferStream(body),
+          signal: giveUp.signal,
+          ...(announce ? { expectedSize: body.length } : {}),
+        }),
+      ).rejects.toMatchObject({ code: "CANCELLED" });
+      await expect(app.store.head(bucket, key)).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await app.index.find(bucket, key)).toBeUndefined();
+    },
+  );
+
   it("withdraw refuses to remove an unversioned object that is no longer the caller's", async () => {
     const bucket = app.config.buckets.temp;
     const mine = await app.service.upload({ bucket, key: "comp/withdraw.txt", body: bufferStream("mine") });
